@@ -1,0 +1,207 @@
+"""The data that flows between rooms: frozen, plain, JSON-able.
+
+Every room takes these and returns new ones; nothing mutates them. `to_json()` gives the
+stable dictionary the CLI prints with `--json` (keys are part of the public contract, see
+the README), built with sorted, deterministic content so the same submission always
+serialises byte for byte the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal["pass", "partial", "fail", "error", "skipped"]
+PenaltyRule = Literal["naming", "late", "execution", "integrity"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with the submission, said so the student can fix it."""
+
+    file: str
+    message: str
+    fix: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "message": self.message, "fix": self.fix}
+
+
+@dataclass(frozen=True)
+class FoundFile:
+    """One required file and what intake found for it.
+
+    `archive_name` is the entry in the zip it was matched to (None when missing);
+    `path` is where it lies in the scratch folder; `exact` is False when it was matched by a
+    forgiving rule (case, copy suffix, wrapping folder) and so costs the naming penalty.
+    `valid` is False when the file is present but unusable (bad notebook JSON, empty PDF).
+    """
+
+    name: str
+    kind: str  # "notebook" | "pdf" | "other"
+    archive_name: str | None = None
+    path: str | None = None
+    exact: bool = True
+    valid: bool = True
+    detail: str = ""
+
+    @property
+    def present(self) -> bool:
+        return self.archive_name is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "present": self.present,
+            "archive_name": self.archive_name,
+            "exact": self.exact,
+            "valid": self.valid,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A zip after intake: which required files were found, and what was wrong.
+
+    `fatal` is set when the zip cannot be graded at all (not a zip, hostile, too big); the
+    reason then becomes the verdict. `scratch` is the folder the files were extracted to;
+    the caller owns it and removes it.
+    """
+
+    zip_name: str
+    sha256: str
+    student: str | None
+    files: tuple[FoundFile, ...] = ()
+    extra: tuple[str, ...] = ()
+    litter: tuple[str, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    naming_ok: bool = True
+    fatal: str | None = None
+    newest_entry_time: str | None = None  # ISO 8601, from the zip's entry times (untrusted)
+    scratch: str | None = None
+
+    def file(self, name: str) -> FoundFile | None:
+        for f in self.files:
+            if f.name == name:
+                return f
+        return None
+
+
+@dataclass(frozen=True)
+class Penalty:
+    rule: str  # one of PenaltyRule
+    percent: float
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "percent": self.percent, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Lateness:
+    """When the submission came in relative to its (possibly extended) deadline."""
+
+    submitted_at: str | None  # ISO 8601 with offset
+    deadline: str  # ISO 8601 with offset, after any extension
+    hours_late: float
+    accepted: bool
+    source: str  # "option" | "timestamps-csv" | "zip-entries" | "none"
+    trusted: bool
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    id: str
+    notebook: str
+    status: str  # one of Status
+    points: float
+    max_points: float
+    message: str = ""
+    seconds: float = 0.0
+    public: bool = False
+
+    def to_json(self, with_seconds: bool = False) -> dict[str, Any]:
+        out = {
+            "id": self.id,
+            "notebook": self.notebook,
+            "status": self.status,
+            "points": self.points,
+            "max_points": self.max_points,
+            "message": self.message,
+        }
+        if with_seconds:
+            out["seconds"] = self.seconds
+        return out
+
+
+@dataclass(frozen=True)
+class ManualItem:
+    """Points graded by hand (theory PDF, written answers); listed so nobody forgets them."""
+
+    id: str
+    points: float
+    description: str
+    file: str | None = None
+
+
+@dataclass(frozen=True)
+class Grade:
+    """One submission, graded. Renderers read it; they decide nothing.
+
+    `score` = max(0, raw_score - sum(penalty percents) * max_score / 100), or 0 when the
+    submission was not accepted. Manual items are not in raw_score: `auto_max` is what the
+    automatic checks can give, `max_score` the assignment's total.
+    """
+
+    student: str | None
+    assignment: str
+    zip_name: str
+    accepted: bool
+    hours_late: float
+    lateness: Lateness | None
+    penalties: tuple[Penalty, ...]
+    problems: tuple[Problem, ...]
+    files: tuple[FoundFile, ...]
+    checks: tuple[CheckResult, ...]
+    manual: tuple[ManualItem, ...]
+    raw_score: float
+    score: float
+    max_score: float
+    auto_max: float
+    verdict: str  # "graded" | "not-accepted" | "rejected" (fatal intake problem)
+    reason: str = ""
+    grader_version: str = ""
+    registry_hash: str = ""
+    submission_hash: str = ""
+    timings: tuple[tuple[str, float], ...] = field(default=())
+
+    def to_json(self, with_timings: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "student": self.student,
+            "assignment": self.assignment,
+            "zip": self.zip_name,
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "accepted": self.accepted,
+            "hours_late": self.hours_late,
+            "submitted_at": self.lateness.submitted_at if self.lateness else None,
+            "time_source": self.lateness.source if self.lateness else "none",
+            "time_trusted": self.lateness.trusted if self.lateness else False,
+            "penalties": [p.to_json() for p in self.penalties],
+            "problems": [p.to_json() for p in self.problems],
+            "files": [f.to_json() for f in self.files],
+            "raw_score": self.raw_score,
+            "score": self.score,
+            "max_score": self.max_score,
+            "auto_max": self.auto_max,
+            "checks": [c.to_json(with_seconds=with_timings) for c in self.checks],
+            "manual": [asdict(m) for m in self.manual],
+            "grader_version": self.grader_version,
+            "registry_hash": self.registry_hash,
+            "submission_hash": self.submission_hash,
+        }
+        if with_timings:
+            out["timings"] = dict(self.timings)
+        return out
