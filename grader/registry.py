@@ -169,8 +169,23 @@ def _construct(node: yaml.Node, file: str, path: tuple[Any, ...], lines: Lines) 
     return _scalar(node)
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also reads `1e-6` as a number (YAML 1.1 wants `1.0e-6`; TAs write `1e-6`)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."),
+)
+
+
 def _scalar(node: yaml.Node) -> Any:
-    loader = yaml.SafeLoader("")
+    loader = _Loader("")
     try:
         return loader.construct_object(node, deep=True)
     finally:
@@ -184,7 +199,7 @@ def _read_yaml(path: Path) -> tuple[Any, Lines]:
     except (OSError, UnicodeDecodeError) as exc:
         raise RegistryError([RegistryProblem(str(path), "(file)", f"cannot read: {exc}")]) from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None

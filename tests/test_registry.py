@@ -135,3 +135,10 @@ def test_unknown_assignment_lists_known(tmp_path, monkeypatch):
     with pytest.raises(UnknownAssignmentError) as info:
         registry.load("nope")
     assert "demo-hw" in str(info.value) and "nyu-dl-hw2-2025" in str(info.value)
+
+
+def test_exponent_floats_are_numbers_not_strings(tmp_path):
+    text = BASE + "penalties: {naming: {percent: 1e1}, late: {period_hours: 2.4E1, grace_minutes: 1.5}}\n"
+    a = registry.load_file(write(tmp_path, "f.yaml", text))
+    assert a.penalties.naming_percent == 10.0
+    assert a.penalties.late.period_hours == 24.0 and a.penalties.late.grace_minutes == 1.5

@@ -1,0 +1,147 @@
+"""What every check kind shares: requests out, replies in, a verdict back.
+
+A kind turns one registry `Check` into probe requests for the sandbox child (plain data:
+names, arrays, numbers; never expected values) and later judges the child's replies in
+the grader's own process, with the reference. Kinds are stateless objects; everything a
+judgement needs is in the `Check`, the `Context` and the replies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Protocol
+
+import numpy as np
+
+from ..models import CheckResult
+
+REF_PATTERN = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
+PROBLEM = tuple[str, str, str]  # (key, problem, fix) for the registry's messages
+
+
+@dataclass(frozen=True)
+class Request:
+    """One probe the child must run. `args` hold plain data and numpy arrays only."""
+
+    probe: str
+    args: Mapping[str, Any]
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A probe's outcome as decoded from the wire (plain data and numpy arrays)."""
+
+    ok: bool
+    value: Any = None
+    error: str = ""
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class NotebookFacts:
+    """What the run of a notebook said about itself, for kinds that judge the run."""
+
+    cell_sources: tuple[str, ...] = ()
+    executed_ok: bool = True
+    failed_cells: tuple[str, ...] = ()  # one line each: "cell 7: NameError: ..."
+    notes: tuple[str, ...] = ()  # shims used, blocked shell escapes
+
+
+@dataclass(frozen=True)
+class Context:
+    """Per-submission settings a kind may read. `seed` is secret: hidden cases come from it."""
+
+    seed: int
+    public_only: bool = False
+    notebook: NotebookFacts = field(default_factory=NotebookFacts)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    fraction: float  # of the check's points, 0..1
+    message: str
+    status: str | None = None  # derived from fraction when None; "error" for student crashes
+
+
+class CheckKind(Protocol):
+    name: str
+    needs_sandbox: bool
+
+    def validate(self, params: Mapping[str, Any]) -> list[PROBLEM]: ...
+
+    def requests(self, check: Any, ctx: Context) -> dict[str, Request]: ...
+
+    def judge(self, check: Any, replies: Mapping[str, Reply], ctx: Context) -> Verdict: ...
+
+
+def result_from(check: Any, verdict: Verdict, seconds: float) -> CheckResult:
+    fraction = min(1.0, max(0.0, verdict.fraction))
+    status = verdict.status or ("pass" if fraction >= 1.0 else "fail" if fraction <= 0.0 else "partial")
+    return CheckResult(id=check.id, notebook=check.notebook, status=status,
+                       points=round(check.points * fraction, 4), max_points=check.points,
+                       message=verdict.message, seconds=round(seconds, 3), public=check.public)
+
+
+def resolve(ref: str) -> Callable[..., Any]:
+    """`package.module:attr` -> the object, imported in the grader's process only."""
+    module, _, attr = ref.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def check_ref(params: Mapping[str, Any], key: str, problems: list[PROBLEM], required: bool = True) -> None:
+    ref = params.get(key)
+    if ref is None:
+        if required:
+            problems.append((key, f"missing `{key}`", "name a function as `package.module:function`"))
+        return
+    if not isinstance(ref, str) or not REF_PATTERN.fullmatch(ref):
+        problems.append((key, f"`{ref}` is not a `package.module:function` reference",
+                         "e.g. reference.theory.conv:cross_correlate"))
+        return
+    try:
+        resolve(ref)
+    except (ImportError, AttributeError) as exc:
+        problems.append((key, f"cannot import `{ref}`: {exc}", "check the module path and function name"))
+
+
+def allowed_keys(params: Mapping[str, Any], allowed: tuple[str, ...], problems: list[PROBLEM]) -> None:
+    import difflib
+
+    for key in params:
+        if key not in allowed:
+            near = difflib.get_close_matches(str(key), allowed, n=1)
+            problems.append((str(key), "unknown key", f"did you mean `{near[0]}`?" if near
+                             else f"allowed here: {', '.join(allowed)}"))
+
+
+def case_seed(ctx_seed: int, check_id: str, public: bool) -> int:
+    """Public cases are the same for everyone and every run; hidden ones follow the secret seed."""
+    material = f"{check_id}|public" if public else f"{check_id}|hidden|{ctx_seed}"
+    return int.from_bytes(hashlib.sha256(material.encode()).digest()[:8], "little")
+
+
+def rng_for(ctx: Context, check_id: str, public: bool) -> np.random.Generator:
+    return np.random.default_rng(case_seed(ctx.seed, check_id, public))
+
+
+def first_error(replies: Mapping[str, Reply]) -> str:
+    for name in sorted(replies):
+        if not replies[name].ok:
+            return replies[name].error or "the call failed"
+    return ""
+
+
+def plain(value: Any) -> Any:
+    """Thaw registry data (MappingProxy/tuples) into JSON-able dicts and lists."""
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [plain(v) for v in value]
+    return value
