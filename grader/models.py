@@ -204,4 +204,30 @@ class Grade:
         }
         if with_timings:
             out["timings"] = dict(self.timings)
+            out["lateness"] = asdict(self.lateness) if self.lateness else None
+            for c, check in zip(out["checks"], self.checks):
+                c["public"] = check.public
         return out
+
+
+def grade_from_json(data: dict[str, Any]) -> Grade:
+    """Rebuild a Grade from `Grade.to_json(with_timings=True)` (the batch cache reads it back)."""
+    lateness = None
+    if data.get("lateness"):
+        lateness = Lateness(**data["lateness"])
+    return Grade(
+        student=data["student"], assignment=data["assignment"], zip_name=data["zip"],
+        accepted=data["accepted"], hours_late=data["hours_late"], lateness=lateness,
+        penalties=tuple(Penalty(**p) for p in data["penalties"]),
+        problems=tuple(Problem(**p) for p in data["problems"]),
+        files=tuple(FoundFile(name=f["name"], kind=f["kind"], archive_name=f["archive_name"], exact=f["exact"],
+                              valid=f["valid"], detail=f["detail"]) for f in data["files"]),
+        checks=tuple(CheckResult(id=c["id"], notebook=c["notebook"], status=c["status"], points=c["points"],
+                                 max_points=c["max_points"], message=c["message"], seconds=c.get("seconds", 0.0),
+                                 public=c.get("public", False)) for c in data["checks"]),
+        manual=tuple(ManualItem(**m) for m in data["manual"]),
+        raw_score=data["raw_score"], score=data["score"], max_score=data["max_score"], auto_max=data["auto_max"],
+        verdict=data["verdict"], reason=data["reason"], grader_version=data["grader_version"],
+        registry_hash=data["registry_hash"], submission_hash=data["submission_hash"],
+        timings=tuple((k, v) for k, v in (data.get("timings") or {}).items()),
+    )

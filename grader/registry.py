@@ -132,7 +132,9 @@ class Assignment:
     manual: tuple[ManualItem, ...]
     checks: tuple[Check, ...]
     theory: Mapping[str, Any]
-    registry_hash: str  # sha256 of the merged, canonical data: part of every Grade and cache key
+    registry_hash: str
+    solution: str = ""  # `package.module:function(out_zip, student)` writing a full-score submission
+    starter: str = ""  # `package.module:function(out_dir)` writing the student starter notebooks  # sha256 of the merged, canonical data: part of every Grade and cache key
 
     @property
     def auto_max(self) -> float:
@@ -416,7 +418,7 @@ def _check_kinds() -> Mapping[str, ParamValidator]:
 
 
 TOP_KEYS = ("id", "title", "course", "term", "max_score", "deadline", "submission", "penalties",
-            "sandbox", "manual", "theory", "checks", "abstract")
+            "sandbox", "manual", "theory", "checks", "abstract", "solution", "starter")
 CHECK_KEYS = ("id", "notebook", "kind", "points", "description", "public", "timeout", "remove")
 
 
@@ -486,6 +488,7 @@ def _validate(data: dict[str, Any], file: str, lines: Lines, source: str) -> Ass
         if total + 1e-9 < max_score and not any(m.id.endswith("bonus") for m in manual):
             pass  # a registry may leave points unassigned (e.g. extra credit); `grader show` lists the split
 
+    solution, starter = _reference(v, data, "solution"), _reference(v, data, "starter")
     if v.problems:
         raise RegistryError(v.problems)
 
@@ -494,7 +497,18 @@ def _validate(data: dict[str, Any], file: str, lines: Lines, source: str) -> Ass
         term=v.string(data, "term", ()), source=source, max_score=float(max_score), deadline=deadline,
         submission=submission, penalties=penalties, sandbox=sandbox, manual=manual, checks=checks,
         theory=_freeze(theory), registry_hash=_hash(data),
+        solution=solution, starter=starter,
     )
+
+
+def _reference(v: _Validator, data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*", value):
+        v.add((key,), f"`{value}` is not a `package.module:function` reference", "e.g. reference.hw2.notebooks:write_solution_zip")
+        return ""
+    return value
 
 
 def _split_dotted(key: str) -> list[Any]:

@@ -94,11 +94,9 @@ class TrainKind:
         zero, full = float(th["zero"]), float(th["full"])
         fraction = (score - zero) / (full - zero)
         fraction = 0.0 if not np.isfinite(fraction) else min(1.0, max(0.0, fraction))
+        # No seconds in the message: the same submission must give the same bytes every run.
         batches = facts.get("batches")
-        seconds = facts.get("train_seconds")
         trained = f"; trained on {batches} batches" if batches is not None else ""
-        if seconds is not None:
-            trained += f" in {float(seconds):.1f} s"
         if facts.get("stopped_by_time"):
-            trained += " (stopped by the time budget)"
+            trained += " (the time budget ran out first)"
         return Verdict(fraction, f"score {score:.3f} on hidden data (full marks at {full:g}, none at {zero:g}){trained}")

@@ -1,0 +1,63 @@
+"""The registry commands as a TA meets them: list, show, key, validate."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+from click.testing import CliRunner
+
+from grader.cli import main
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_key_json_2025_matches_torch_conv_shapes():
+    result = run("key", "nyu-dl-hw2-2025", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["assignment"] == "nyu-dl-hw2-2025"
+    answers = {a["id"]: a for a in data["answers"]}
+    out = torch.nn.Conv2d(1, 1, 4, stride=2, padding=1)(torch.zeros(1, 1, 19, 26))
+    assert answers["1.1(a)"]["shape"] == list(out.shape[2:])
+    ff = torch.nn.Conv1d(7, 1, 3, stride=2, bias=False)(torch.zeros(1, 7, 11))
+    assert answers["1.1(c)(ii)"]["shape"] == [1, ff.shape[2], 1, 7, 3]
+    assert all({"id", "question", "value"} <= set(a) for a in data["answers"])
+
+
+def test_key_table_shows_formulas_verbatim():
+    result = CliRunner().invoke(main, ["key", "nyu-dl-hw2-2025"], env={"COLUMNS": "160"})
+    assert result.exit_code == 0
+    assert "x[c, 2(i-1) + k]" in result.output  # not swallowed as rich markup
+
+
+def test_key_for_older_terms():
+    for ident, shape in (("nyu-dl-hw2-2022", [3, 4]), ("nyu-dl-hw2-2021", [4, 5])):
+        data = json.loads(run("key", ident, "--json").output)
+        assert data["answers"][0]["id"] == "1.1(a)"
+        assert data["answers"][0]["shape"] == shape
+
+
+def test_unknown_assignment_is_one_line_and_exit_2():
+    result = CliRunner().invoke(main, ["key", "nyu-dl-hw2-1999"])
+    assert result.exit_code == 2
+    lines = [l for l in result.output.splitlines() if l.strip()]
+    assert len(lines) == 1 and "known: nyu-dl-hw2-2021, nyu-dl-hw2-2022, nyu-dl-hw2-2025" in lines[0]
+
+
+def test_list_and_show_json():
+    ids = [a["id"] for a in json.loads(run("list", "--json").output)["assignments"]]
+    assert {"nyu-dl-hw2-2021", "nyu-dl-hw2-2022", "nyu-dl-hw2-2025"} <= set(ids)
+    shown = json.loads(run("show", "nyu-dl-hw2-2025", "--json").output)
+    assert [f["name"] for f in shown["files"]][0] == "hw2_theory.pdf"
+    assert shown["penalties"]["late_cutoff_hours"] == 96
+
+
+def test_validate_reports_file_line_key_and_exit_2(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: x\nmax_score: 10\ndeadline: '2025-01-01 00:00'\nsubmision: {}\n")
+    result = CliRunner().invoke(main, ["validate", "--no-self-test", str(bad)])
+    assert result.exit_code == 2
+    assert "bad.yaml:4: submision: unknown key (did you mean `submission`?)" in result.output
