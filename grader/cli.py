@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -199,3 +200,199 @@ def key(ctx: click.Context, assignment_id: str, as_json: bool) -> None:
         click.echo(json.dumps(key_json(a.id, answers), indent=2, ensure_ascii=False))
     else:
         _console().print(key_table(a, answers))
+
+
+# --------------------------------------------------------------------------- grading commands
+
+
+def _grade_options(assignment, submitted_at: str | None, seed: int | None, timestamps: str | None = None,
+                   extensions: str | None = None, public_only: bool = False, run_code: bool = True):
+    from .grading import Options, seed_from_env
+    from .timestamps import read_extensions_csv, read_timestamps_csv
+
+    return Options(
+        submitted_at=_parse_time(submitted_at),
+        timestamps=read_timestamps_csv(Path(timestamps), assignment.deadline.tzinfo) if timestamps else None,
+        extensions=read_extensions_csv(Path(extensions), assignment.deadline) if extensions else None,
+        seed=seed_from_env(seed), public_only=public_only, run_code=run_code,
+    )
+
+
+def _existing_zip(path: str) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise UsageError(f"{path}: no such file")
+    if p.is_dir():
+        raise UsageError(f"{path}: is a folder (use `grader batch {path}` for a folder of zips)")
+    return p
+
+
+def _clean_grade(g) -> bool:
+    return (g.verdict == "graded" and not g.penalties and not g.problems
+            and all(c.status == "pass" for c in g.checks))
+
+
+def _with_runner(run_code: bool):
+    import contextlib
+
+    if not run_code:
+        return contextlib.nullcontext(None)
+    from .sandbox_runner import open_runner
+
+    return open_runner()
+
+
+@main.command()
+@click.argument("submission", metavar="SUBMISSION.zip")
+@assignment_option
+@submitted_option
+@seed_option
+@json_option
+@click.option("--feedback", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Also write Markdown feedback for the student to this file.")
+@click.option("--timings", is_flag=True, help="Add per-check and per-notebook seconds to --json output.")
+@click.pass_context
+@handles_errors
+def grade(ctx: click.Context, submission: str, assignment: str | None, submitted_at: str | None, seed: int | None,
+          as_json: bool, feedback: str | None, timings: bool) -> None:
+    """Grade one submission zip: intake, naming and late rules, every automatic check.
+
+    Student code runs only in a sandboxed child process; the score is decided here.
+    """
+    from .grading import grade as grade_zip
+    from .report.console import grade_view
+    from .report.feedback import feedback_markdown
+    from .report.jsonout import grade_json
+
+    zip_path = _existing_zip(submission)
+    a = _load_assignment(ctx, assignment)
+    options = _grade_options(a, submitted_at, seed)
+    with _with_runner(True) as runner:
+        if as_json:
+            g = grade_zip(zip_path, a, options, runner)
+        else:
+            with _console(stderr=True).status(f"Grading {zip_path.name} ({len(a.checks)} checks)..."):
+                g = grade_zip(zip_path, a, options, runner)
+    if feedback:
+        Path(feedback).write_text(feedback_markdown(g))
+    if as_json:
+        click.echo(grade_json(g, with_timings=timings))
+    else:
+        _console().print(grade_view(g))
+        if feedback:
+            click.echo(f"feedback written to {feedback}")
+    sys.exit(ExitStatus.OK if _clean_grade(g) else ExitStatus.PROBLEMS)
+
+
+@main.command()
+@click.argument("submission", metavar="SUBMISSION.zip")
+@assignment_option
+@submitted_option
+@json_option
+@click.option("--run/--no-run", "run_code", default=True,
+              help="Run the public checks in the sandbox (default) or only check files, names and time.")
+@click.pass_context
+@handles_errors
+def check(ctx: click.Context, submission: str, assignment: str | None, submitted_at: str | None, as_json: bool,
+          run_code: bool) -> None:
+    """Self-check a zip before submitting: files, names, lateness, and the public checks.
+
+    Shows what is missing or misnamed with the exact fix, the penalties that would apply
+    if submitted now (or at --submitted-at), and what the TAs will grade by hand.
+    Exit status 0 when clean, 1 when problems were found.
+    """
+    from datetime import timezone
+
+    from .grading import grade as grade_zip
+    from .report.console import grade_view, selfcheck_view
+    from .report.jsonout import grade_json
+
+    zip_path = _existing_zip(submission)
+    a = _load_assignment(ctx, assignment)
+    when = submitted_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
+    options = _grade_options(a, when, None, public_only=True, run_code=run_code)
+    with _with_runner(run_code) as runner:
+        g = grade_zip(zip_path, a, options, runner if run_code else None)
+    if as_json:
+        click.echo(grade_json(g))
+    else:
+        con = _console()
+        con.print(selfcheck_view(g.files, g.problems, zip_name=g.zip_name, student=g.student,
+                                 fatal=g.reason if g.verdict == "rejected" else None))
+        if run_code and g.checks:
+            con.print(grade_view(g))
+        else:
+            con.print(f"Public checks not run (--no-run). {len(a.checks)} automatic checks will be graded.")
+    clean = g.verdict == "graded" and not g.penalties and not g.problems and \
+        all(c.status in ("pass", "skipped") for c in g.checks)
+    sys.exit(ExitStatus.OK if clean else ExitStatus.PROBLEMS)
+
+
+@main.command()
+@click.argument("folder", type=click.Path(file_okay=False, exists=True))
+@assignment_option
+@click.option("--timestamps", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="CSV from the LMS: student id, submission time.")
+@click.option("--extensions", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="CSV of extensions: student id, new_deadline or extra_hours.")
+@click.option("--workers", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes (each runs its own sandbox).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="grades", show_default=True,
+              help="Where grades.csv, grades.json, feedback/ and gradescope/ go.")
+@click.option("--force", is_flag=True, help="Regrade even when the cache says nothing changed.")
+@click.option("--only", metavar="STUDENT", default=None, help="Regrade only this student id.")
+@seed_option
+@json_option
+@click.pass_context
+@handles_errors
+def batch(ctx: click.Context, folder: str, assignment: str | None, timestamps: str | None, extensions: str | None,
+          workers: int, out_dir: str, force: bool, only: str | None, seed: int | None, as_json: bool) -> None:
+    """Grade every zip in FOLDER into a gradebook (CSV, JSON, feedback, Gradescope results).
+
+    One broken or hostile submission never stops the batch. A re-run skips submissions
+    whose zip, registry and grader version are unchanged unless --force.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+        TimeRemainingColumn
+
+    from .batch import BatchOptions, discover, plan, run_batch, write_outputs
+    from .report.summary import summarize, summary_view
+
+    a = _load_assignment(ctx, assignment)
+    zips = discover(Path(folder))
+    if not zips:
+        raise UsageError(f"{folder}: no .zip files")
+    options = _grade_options(a, None, seed, timestamps, extensions)
+    items = plan(zips, a, options)
+    if only and not any(i.guessed_student == only.lower() for i in items):
+        raise UsageError(f"--only {only}: no zip of that student in {folder}")
+    out = Path(out_dir)
+    bopts = BatchOptions(workers=workers, force=force, only=only, grade_options=options)
+    failures = 0
+    con = _console(stderr=True)
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[failed]} problems"), TimeElapsedColumn(), TextColumn("eta"),
+               TimeRemainingColumn())
+    with Progress(*columns, console=con, disable=as_json or not con.is_terminal and bool(os.environ.get("CI"))) as bar:
+        task = bar.add_task("grading", total=len(items) if not only else 1, failed=0)
+
+        def on_done(item, g, cached: bool) -> None:
+            nonlocal failures
+            if g.verdict != "graded":
+                failures += 1
+            if not only or (item.guessed_student or "") == only.lower():
+                bar.update(task, advance=1, failed=failures)
+
+        result = run_batch(items, a, out, bopts, on_done=on_done)
+    paths = write_outputs(result.grades, out)
+    summary = summarize(result.grades)
+    if as_json:
+        click.echo(json.dumps({"out": str(out), "count": len(result.grades), "cached": result.cached,
+                               "graded": result.graded, "crashed": result.crashed,
+                               "files": {k: str(v) for k, v in paths.items()}}, indent=2))
+    else:
+        _console().print(summary_view(summary))
+        click.echo(f"{len(result.grades)} submissions ({result.cached} from cache) -> {out}/grades.csv, "
+                   f"{out}/grades.json, {out}/feedback/, {out}/gradescope/" +
+                   (f", {paths['histogram']}" if "histogram" in paths else ""))
+    sys.exit(ExitStatus.OK if result.crashed == 0 else ExitStatus.PROBLEMS)

@@ -53,7 +53,7 @@ def precheck(
     spec = assignment.submission
     sub = open_submission(
         Path(zip_path), spec, Path(scratch), zone=assignment.deadline.tzinfo,
-        wrapping_folder=getattr(spec, "wrapping_folder", "allow"),
+        wrapping_folder=spec.wrapping_folder,
     )
     deadline = effective_deadline(sub.student, assignment.deadline, extensions)
     when = resolve_submission_time(sub.student, submitted_at=submitted_at, timestamps=timestamps,

@@ -71,6 +71,7 @@ class SubmissionSpec:
     litter: str = "ignore"  # ignore | extra
     litter_patterns: tuple[str, ...] = DEFAULT_LITTER
     limits: ZipLimits = ZipLimits()
+    wrapping_folder: str = "allow"  # allow | naming (files inside one top folder count as misnamed)
 
     def match_zip_name(self, name: str) -> re.Match[str] | None:
         return re.fullmatch(self.zip_pattern, name)
@@ -556,7 +557,7 @@ def _deadline(v: _Validator, raw: Any) -> datetime:
 
 def _submission(v: _Validator, sub: dict[str, Any]) -> SubmissionSpec:
     path = ("submission",)
-    v.keys(sub, path, ("zip_pattern", "zip_example", "files", "litter", "litter_patterns", "limits"),
+    v.keys(sub, path, ("zip_pattern", "zip_example", "files", "litter", "litter_patterns", "limits", "wrapping_folder"),
            required=("zip_pattern", "files"))
     pattern = v.string(sub, "zip_pattern", path, r"(?P<student>.+)\.zip")
     try:
@@ -607,7 +608,8 @@ def _submission(v: _Validator, sub: dict[str, Any]) -> SubmissionSpec:
         litter_patterns = list(DEFAULT_LITTER)
     return SubmissionSpec(zip_pattern=pattern, zip_example=example, files=tuple(files),
                           litter=v.choice(sub, "litter", path, LITTER_POLICIES, "ignore"),
-                          litter_patterns=tuple(litter_patterns), limits=limits)
+                          litter_patterns=tuple(litter_patterns), limits=limits,
+                          wrapping_folder=v.choice(sub, "wrapping_folder", path, ("allow", "naming"), "allow"))
 
 
 def _safe_compile(pattern: str) -> re.Pattern[str] | None:
