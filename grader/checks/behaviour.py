@@ -50,12 +50,16 @@ class BehaviourKind:
         }
 
     def requests(self, check: Any, ctx: Context) -> dict[str, Request]:
+        from ..sandbox.wire import tensor
+
         d = self._data(check, ctx)
-        base = {"target": check.params["target"], "X": d["X"], "Y": d["Y"], "lr": d["lr"], "seed": 0}
+        n, n_in = d["X"].shape
+        base = {"target": check.params["target"], "x": tensor(d["X"], "float32"), "y": tensor(d["Y"], "float32"),
+                "lr": d["lr"], "seed": 0, "in_features": n_in, "out_features": d["Y"].shape[1], "batch": n}
+        stale = {"weight": tensor(d["stale_weight"], "float32"), "bias": tensor(d["stale_bias"], "float32")}
         return {
-            "fresh": Request("step_behaviour", {**base, "stale": None}, timeout=check.timeout),
-            "stale": Request("step_behaviour", {**base, "stale": {"weight": d["stale_weight"], "bias": d["stale_bias"]}},
-                             timeout=check.timeout),
+            "fresh": Request("step_behaviour", base, timeout=check.timeout),
+            "stale": Request("step_behaviour", {**base, "stale_grads": stale}, timeout=check.timeout),
         }
 
     def judge(self, check: Any, replies: Mapping[str, Reply], ctx: Context) -> Verdict:
@@ -88,8 +92,8 @@ def _arr(facts: Mapping[str, Any], group: str, name: str) -> np.ndarray | None:
 def _judge_one(facts: Any, d: Mapping[str, Any], stale_grads: tuple[np.ndarray, np.ndarray] | None) -> tuple[bool, str]:
     if not isinstance(facts, Mapping):
         return False, "no facts came back from the call"
-    W0, b0 = _arr(facts, "before", "weight"), _arr(facts, "before", "bias")
-    W1, b1 = _arr(facts, "after", "weight"), _arr(facts, "after", "bias")
+    W0, b0 = _arr(facts, "params_before", "weight"), _arr(facts, "params_before", "bias")
+    W1, b1 = _arr(facts, "params_after", "weight"), _arr(facts, "params_after", "bias")
     if any(x is None for x in (W0, b0, W1, b1)):
         return False, "the model's parameters could not be read back"
     steps = int(facts.get("step_calls", 0))
@@ -97,7 +101,9 @@ def _judge_one(facts: Any, d: Mapping[str, Any], stale_grads: tuple[np.ndarray, 
         return False, "optimizer.step() was never called"
     if steps > 1:
         return False, f"optimizer.step() was called {steps} times for one loss"
-    gW, gb = expected_grads(W0, b0, d["X"], d["Y"])
+    X = d["X"].astype(np.float32).astype(np.float64)
+    Y = d["Y"].astype(np.float32).astype(np.float64)
+    gW, gb = expected_grads(W0, b0, X, Y)
     lr = d["lr"]
 
     def moved_by(gw: np.ndarray, gbias: np.ndarray) -> bool:
@@ -107,8 +113,9 @@ def _judge_one(facts: Any, d: Mapping[str, Any], stale_grads: tuple[np.ndarray, 
         return True, "ok"
     if np.allclose(W1, W0) and np.allclose(b1, b0):
         return False, "the parameters did not change (was loss.backward() called before optimizer.step()?)"
+    stale_grads = None if stale_grads is None else tuple(g.astype(np.float32).astype(np.float64) for g in stale_grads)
     if stale_grads is not None and moved_by(gW + stale_grads[0], gb + stale_grads[1]):
-        after = facts.get("grad_after") or {}
+        after = facts.get("grads_after") or {}
         cleared = all(after.get(n) is None or (isinstance(after.get(n), np.ndarray) and not np.any(after[n]))
                       for n in ("weight", "bias"))
         if cleared:

@@ -69,9 +69,9 @@ class FunctionKind:
 
     def requests(self, check: Any, ctx: Context) -> dict[str, Request]:
         target = check.params["target"]
-        tensors = bool(check.params.get("tensors", False))
+        mark = as_tensors if check.params.get("tensors", False) else (lambda v: v)
         return {
-            f"case{i}": Request("call", {"target": target, "args": args, "kwargs": kwargs, "tensors": tensors},
+            f"case{i}": Request("call", {"target": target, "args": mark(args), "kwargs": mark(kwargs)},
                                 timeout=check.timeout)
             for i, (args, kwargs, _) in enumerate(self.cases(check, ctx))
         }
@@ -107,6 +107,19 @@ class FunctionKind:
             message += f"; and {len(notes) - 3} more"
         all_errors = all(not (replies.get(f"case{i}") and replies[f"case{i}"].ok) for i in range(len(cases)))
         return Verdict(sum(credits) / len(cases), message, "error" if all_errors else None)
+
+
+def as_tensors(value: Any) -> Any:
+    """Arrays in the arguments arrive in the child as torch tensors (float64 stays float64)."""
+    from ..sandbox.wire import tensor
+
+    if isinstance(value, np.ndarray):
+        return tensor(value)
+    if isinstance(value, list):
+        return [as_tensors(v) for v in value]
+    if isinstance(value, dict):
+        return {k: as_tensors(v) for k, v in value.items()}
+    return value
 
 
 def _show_args(args: list[Any]) -> str:

@@ -63,14 +63,19 @@ class ModuleKind:
     def requests(self, check: Any, ctx: Context) -> dict[str, Request]:
         p = check.params
         rng = rng_for(ctx, f"module:{p['class']}:{_key(p.get('inputs'))}", public=True)
-        inputs = [make_input(spec, rng) for spec in p.get("inputs") or ()]
+        from ..sandbox.wire import tensor
+
+        inputs = [tensor(make_input(spec, rng)) for spec in p.get("inputs") or ()]
+        init = plain(p.get("init", {}))
         args = {
             "class": p["class"],
-            "init": plain(p.get("init", {})),
+            "args": list(init.get("args", [])),
+            "kwargs": dict(init.get("kwargs", {})),
             "inputs": inputs,
             "method": p.get("method", "forward"),
             "eval": bool(p.get("eval", True)),
             "seed": int(p.get("seed", 0)),
+            "residual": True,
         }
         return {"run": Request("module", args, timeout=check.timeout)}
 
@@ -110,11 +115,8 @@ def make_input(spec: Mapping[str, Any], rng: Any) -> Any:
 
 
 def _output_shape(facts: Mapping[str, Any]) -> tuple[int, ...] | None:
-    shape = facts.get("output_shape")
-    if shape is None:
-        out = facts.get("output")
-        shape = getattr(out, "shape", None)
-    return tuple(shape) if shape is not None else None
+    shape = getattr(facts.get("output"), "shape", None)
+    return tuple(int(s) for s in shape) if shape is not None else None
 
 
 def _expect_shape(want: Any, facts: Mapping[str, Any]) -> tuple[bool, str]:
@@ -130,14 +132,14 @@ def _expect_shapes(want: Any, facts: Mapping[str, Any]) -> tuple[bool, str]:
 
 
 def _expect_dtype(want: Any, facts: Mapping[str, Any]) -> tuple[bool, str]:
-    got = str(facts.get("output_dtype") or getattr(facts.get("output"), "dtype", ""))
+    got = str(getattr(facts.get("output"), "dtype", ""))
     return got.endswith(str(want)), f"output dtype {got}"
 
 
 def group_count(group: str, facts: Mapping[str, Any]) -> int:
     names = GROUPS[group]
-    modules = facts.get("counts") or {}
-    functional = facts.get("functional") or {}
+    modules = facts.get("torch_module_counts") or {}  # a student's MyConv(nn.Conv2d) counts as Conv2d
+    functional = facts.get("functional_calls") or {}
     return sum(int(modules.get(n, 0)) for n in names) + sum(int(functional.get(n, 0)) for n in names)
 
 
@@ -152,14 +154,15 @@ def _expect_count(want: Any, facts: Mapping[str, Any]) -> tuple[bool, str]:
 
 
 def _expect_residual(want: Any, facts: Mapping[str, Any]) -> tuple[bool, str]:
-    got = bool(facts.get("residual"))
-    how = facts.get("residual_method", "")
+    res = facts.get("residual") or {}
+    got = bool(res.get("found")) if isinstance(res, Mapping) else False
+    how = res.get("method", "") if isinstance(res, Mapping) else ""
     text = ("a residual (skip) connection was found" if got else "no residual (skip) connection found in forward")
     return got == bool(want), text + (f" ({how})" if how else "")
 
 
 def _expect_params(want: Any, facts: Mapping[str, Any]) -> tuple[bool, str]:
-    n = int(facts.get("params") or 0)
+    n = int(facts.get("params_total") or 0)
     lo, hi = want.get("min", 0), want.get("max")
     ok = n >= lo and (hi is None or n <= hi)
     return ok, f"{n:,} parameters" + ("" if ok else f", expected between {lo:,} and {hi if hi is None else f'{hi:,}'}")
@@ -167,7 +170,8 @@ def _expect_params(want: Any, facts: Mapping[str, Any]) -> tuple[bool, str]:
 
 def _expect_uses(want: Any, facts: Mapping[str, Any]) -> tuple[bool, str]:
     wanted = [want] if isinstance(want, str) else list(want)
-    present = [g for g in wanted if (g in GROUPS and group_count(g, facts) > 0) or (facts.get("counts") or {}).get(g)]
+    present = [g for g in wanted
+               if (g in GROUPS and group_count(g, facts) > 0) or (facts.get("torch_module_counts") or {}).get(g)]
     return bool(present), (f"uses {', '.join(present)}" if present else f"uses none of {', '.join(wanted)}")
 
 

@@ -62,21 +62,31 @@ class TrainKind:
         evaluate = p["evaluate"]
         eval_data = self._data(check, ctx, "evaluate")
         inputs = list(evaluate.get("inputs") or [next(iter(eval_data))])
+        from ..sandbox.wire import tensor
+
         loader = plain(p.get("loader") or {})
-        args = {
-            "model": plain(p["model"]),
-            "train": plain(p.get("train")) if "train" in p else None,
-            "driver": p.get("driver"),
-            "data": {name: train_data[name] for name in loader.get("fields", list(train_data))},
-            "batch_size": int(loader.get("batch_size", 32)),
-            "max_batches": int(loader.get("max_batches", 200)),
-            "budget_seconds": float(loader.get("budget_seconds", 60)),
-            "shuffle": bool(loader.get("shuffle", False)),
-            "eval_inputs": [eval_data[name] for name in inputs],
-            "method": evaluate.get("method", "forward"),
-            "eval_batch": int(evaluate.get("batch", 256)),
+        model = plain(p["model"])
+        fields = list(loader.get("fields", list(train_data)))
+        args: dict[str, Any] = {
+            "class": model["class"],
+            "args": list(model.get("args", [])),
+            "kwargs": dict(model.get("kwargs", {})),
             "seed": int(p.get("seed", 0)),
+            "data": {"fields": fields, "arrays": {n: tensor(train_data[n]) for n in fields},
+                     "batch_size": int(loader.get("batch_size", 32)), "shuffle": bool(loader.get("shuffle", True)),
+                     "batch_format": loader.get("batch_format", "list"),
+                     "max_batches": int(loader.get("max_batches", 200))},
+            "budget_seconds": float(loader.get("budget_seconds", 60)),
+            "eval": {"method": evaluate.get("method", "forward"),
+                     "inputs": [tensor(eval_data[name]) for name in inputs],
+                     "batch_size": int(evaluate.get("batch", 256))},
         }
+        if "driver" in p:
+            args["driver"] = plain(p["driver"])
+        else:
+            train = plain(p["train"])
+            args["train_call"] = {"target": train.get("function", "train"),
+                                  "args": train.get("args", ["$model", "$loader"]), "kwargs": train.get("kwargs", {})}
         return {"train": Request("train", args, timeout=check.timeout)}
 
     def judge(self, check: Any, replies: Mapping[str, Reply], ctx: Context) -> Verdict:
@@ -95,8 +105,11 @@ class TrainKind:
         fraction = (score - zero) / (full - zero)
         fraction = 0.0 if not np.isfinite(fraction) else min(1.0, max(0.0, fraction))
         # No seconds in the message: the same submission must give the same bytes every run.
-        batches = facts.get("batches")
+        batches = facts.get("batches_drawn")
         trained = f"; trained on {batches} batches" if batches is not None else ""
-        if facts.get("stopped_by_time"):
+        err = facts.get("train_error")
+        if isinstance(err, Mapping) and err.get("type"):
+            trained += f"; training raised {err.get('type')}: {str(err.get('message', ''))[:200]}"
+        if facts.get("budget_exhausted"):
             trained += " (the time budget ran out first)"
         return Verdict(fraction, f"score {score:.3f} on hidden data (full marks at {full:g}, none at {zero:g}){trained}")

@@ -1,0 +1,266 @@
+"""Many submissions over a pool of worker processes, with a content-hash cache.
+
+Each worker loads the assignment once and keeps one sandbox server for its whole life,
+so the cost of a notebook stays the fork of a warm process. A worker that dies takes only
+the submission it was grading with it: that student gets an `error` verdict and the pool
+is rebuilt for the rest. A re-run skips every submission whose zip bytes, registry,
+grader version, seed and lateness inputs are unchanged, unless forced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+from . import __version__
+from .errors import UsageError
+from .grading import Options, grade
+from .intake import guess_student, sha256_file
+from .models import CheckResult, Grade, grade_from_json
+from .registry import Assignment, load, load_file
+
+CACHE_DIR = ".cache"
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    zip_path: Path
+    guessed_student: str | None
+    cache_key: str
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    grades: tuple[Grade, ...]
+    cached: int
+    graded: int
+    crashed: int
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    workers: int = 1
+    force: bool = False
+    only: str | None = None
+    grade_options: Options = field(default_factory=Options)
+
+
+def discover(folder: Path) -> list[Path]:
+    """Every .zip directly in the folder (sorted, so the order never depends on the disk)."""
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: not a folder")
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() == ".zip" and p.is_file())
+
+
+def cache_key(zip_path: Path, assignment: Assignment, options: Options, student: str | None) -> str:
+    """What determines a grade: the bytes, the registry, this version, the seed, the time inputs."""
+    when = options.submitted_at.isoformat() if options.submitted_at else ""
+    if student and options.timestamps and student.lower() in options.timestamps:
+        when = options.timestamps[student.lower()].isoformat()
+    ext = ""
+    if student and options.extensions and student.lower() in options.extensions:
+        ext = repr(options.extensions[student.lower()])
+    material = "|".join([sha256_file(zip_path), assignment.registry_hash, __version__, str(options.seed),
+                         str(options.public_only), when, ext])
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
+def plan(zips: Iterable[Path], assignment: Assignment, options: Options) -> list[BatchItem]:
+    items = []
+    for z in zips:
+        student = guess_student(z.name, assignment.submission)
+        items.append(BatchItem(z, student, cache_key(z, assignment, options, student)))
+    return items
+
+
+def _cache_path(out_dir: Path, item: BatchItem) -> Path:
+    return out_dir / CACHE_DIR / f"{item.cache_key}.json"
+
+
+def read_cached(out_dir: Path, item: BatchItem) -> Grade | None:
+    path = _cache_path(out_dir, item)
+    try:
+        return grade_from_json(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_cached(out_dir: Path, item: BatchItem, g: Grade) -> None:
+    path = _cache_path(out_dir, item)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(g.to_json(with_timings=True), sort_keys=True))
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------- worker side
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(assignment_source: str, options: Options) -> None:
+    import atexit
+
+    from .sandbox_runner import open_runner
+
+    _WORKER["assignment"] = load_file(assignment_source)
+    _WORKER["options"] = options
+    runner_cm = open_runner()
+    _WORKER["runner"] = runner_cm.__enter__()
+    atexit.register(runner_cm.__exit__, None, None, None)
+
+
+def _grade_in_worker(zip_path: str) -> dict[str, Any]:
+    g = grade(zip_path, _WORKER["assignment"], _WORKER["options"], _WORKER["runner"])
+    return g.to_json(with_timings=True)
+
+
+def crashed_grade(item: BatchItem, assignment: Assignment, reason: str) -> Grade:
+    checks = tuple(CheckResult(id=c.id, notebook=c.notebook, status="error", points=0.0, max_points=c.points,
+                               message="not graded: " + reason, public=c.public) for c in assignment.checks)
+    return Grade(student=item.guessed_student, assignment=assignment.id, zip_name=item.zip_path.name,
+                 accepted=False, hours_late=0.0, lateness=None, penalties=(), problems=(), files=(), checks=checks,
+                 manual=assignment.manual, raw_score=0.0, score=0.0, max_score=assignment.max_score,
+                 auto_max=assignment.auto_max, verdict="error", reason=reason, grader_version=__version__,
+                 registry_hash=assignment.registry_hash, submission_hash="")
+
+
+# --------------------------------------------------------------------------- parent side
+
+Progress = Callable[[BatchItem, Grade, bool], None]  # (item, grade, from_cache)
+
+
+def run_batch(items: list[BatchItem], assignment: Assignment, out_dir: Path, options: BatchOptions,
+              on_done: Progress | None = None, runner_factory: Callable[[], Any] | None = None) -> BatchResult:
+    """Grade every item (cache first), in `options.workers` processes, calling `on_done` per item."""
+    grades: dict[Path, Grade] = {}
+    todo: list[BatchItem] = []
+    cached = 0
+    for item in items:
+        chosen = options.only is None or (item.guessed_student or "") == options.only.lower()
+        hit = None if (options.force or options.only) and chosen else read_cached(out_dir, item)
+        if hit is None and not chosen:
+            continue  # --only: the others stay as they are (in the gradebook when cached)
+        if hit is not None:
+            grades[item.zip_path] = hit
+            cached += 1
+            if on_done:
+                on_done(item, hit, True)
+        else:
+            todo.append(item)
+
+    crashed = 0
+    if todo and (options.workers <= 1 or runner_factory is not None):
+        from .sandbox_runner import open_runner
+
+        with (runner_factory or open_runner)() as runner:
+            for item in todo:
+                try:
+                    g = grade(item.zip_path, assignment, options.grade_options, runner)
+                except Exception as exc:  # noqa: BLE001 - one submission never stops the batch
+                    crashed += 1
+                    g = crashed_grade(item, assignment, f"grader failure: {type(exc).__name__}: {exc}")
+                _finish(item, g, grades, out_dir, on_done)
+    elif todo:
+        crashed = _run_pool(todo, assignment, out_dir, options, grades, on_done)
+
+    ordered = tuple(grades[i.zip_path] for i in items if i.zip_path in grades)
+    return BatchResult(grades=ordered, cached=cached, graded=len(todo), crashed=crashed)
+
+
+def _finish(item: BatchItem, g: Grade, grades: dict[Path, Grade], out_dir: Path, on_done: Progress | None) -> None:
+    grades[item.zip_path] = g
+    if g.verdict != "error":
+        write_cached(out_dir, item, g)
+    if on_done:
+        on_done(item, g, False)
+
+
+def _run_pool(todo: list[BatchItem], assignment: Assignment, out_dir: Path, options: BatchOptions,
+              grades: dict[Path, Grade], on_done: Progress | None) -> int:
+    ctx = multiprocessing.get_context("spawn")  # never fork a parent that has torch's thread pools
+    pending = list(todo)
+    crashed = 0
+    while pending:
+        with ProcessPoolExecutor(max_workers=options.workers, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(assignment.source, options.grade_options)) as pool:
+            futures: dict[Future, BatchItem] = {pool.submit(_grade_in_worker, str(i.zip_path)): i for i in pending}
+            pending = []
+            broken = False
+            while futures:
+                done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    item = futures.pop(fut)
+                    try:
+                        g = grade_from_json(fut.result())
+                    except BrokenProcessPool:
+                        broken = True
+                        pending.append(item)
+                        continue
+                    except Exception as exc:  # noqa: BLE001
+                        crashed += 1
+                        g = crashed_grade(item, assignment, f"grader failure: {type(exc).__name__}: {exc}")
+                    _finish(item, g, grades, out_dir, on_done)
+                if broken:
+                    pending += list(futures.values())
+                    futures.clear()
+        if broken and pending:
+            # The first pending item is the likeliest culprit: grade it alone, as an error if it breaks again.
+            culprit, pending = pending[0], pending[1:]
+            try:
+                with ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init_worker,
+                                         initargs=(assignment.source, options.grade_options)) as solo:
+                    g = grade_from_json(solo.submit(_grade_in_worker, str(culprit.zip_path)).result())
+            except Exception as exc:  # noqa: BLE001
+                crashed += 1
+                g = crashed_grade(culprit, assignment, f"the grading worker died ({type(exc).__name__})")
+            _finish(culprit, g, grades, out_dir, on_done)
+    return crashed
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def file_stem(g: Grade, taken: set[str]) -> str:
+    stem = g.student or Path(g.zip_name).stem
+    stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in stem) or "submission"
+    base, n = stem, 2
+    while stem in taken:
+        stem, n = f"{base}-{n}", n + 1
+    taken.add(stem)
+    return stem
+
+
+def write_outputs(grades: Iterable[Grade], out_dir: Path) -> dict[str, Path]:
+    """grades.csv, grades.json, feedback/<id>.md, gradescope/<id>/results.json, histogram.png."""
+    from .report.csvout import write_gradebook
+    from .report.feedback import feedback_markdown
+    from .report.gradescope import write_results
+    from .report.jsonout import grades_json
+    from .report.plots import histogram_png
+
+    grades = list(grades)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"csv": write_gradebook(grades, out_dir / "grades.csv")}
+    (out_dir / "grades.json").write_text(grades_json(grades))
+    paths["json"] = out_dir / "grades.json"
+    taken: set[str] = set()
+    for g in grades:
+        stem = file_stem(g, taken)
+        fb = out_dir / "feedback" / f"{stem}.md"
+        fb.parent.mkdir(parents=True, exist_ok=True)
+        fb.write_text(feedback_markdown(g))
+        write_results(g, out_dir / "gradescope" / stem / "results.json")
+    paths["feedback"] = out_dir / "feedback"
+    paths["gradescope"] = out_dir / "gradescope"
+    if grades:
+        paths["histogram"] = histogram_png(grades, out_dir / "histogram.png")
+    return paths

@@ -1,0 +1,261 @@
+"""One submission, end to end: intake and rules, sandboxed runs, judging, score.
+
+The flow is one way: precheck (intake + rules, no student code) -> for each notebook, one
+sandbox run with every probe its checks need -> each check judged in this process against
+the reference -> deductions -> a frozen `Grade`. Nothing here raises for a bad
+submission: a broken zip, a missing notebook or a crashing cell all end as verdicts in the
+Grade, so a batch never loses a student. Only the grader's own faults (a bad registry, a
+sandbox that cannot start) raise `GraderError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Protocol
+
+import numpy as np
+
+from . import __version__
+from .checks import KINDS, Context, NotebookFacts, Reply, Request, Verdict, result_from
+from .models import CheckResult, Grade, Penalty
+from .precheck import Precheck, precheck
+from .registry import Assignment, Check, FileRule, SandboxLimits
+from .rules import execution_penalty, final_score, not_accepted_reason
+
+DEFAULT_SEED = 2572  # a course sets its secret seed with --seed or HW2_GRADER_SEED
+ENV_SEED = "HW2_GRADER_SEED"
+
+
+def seed_from_env(explicit: int | None = None) -> int:
+    if explicit is not None:
+        return explicit
+    raw = os.environ.get(ENV_SEED)
+    return int(raw) if raw and raw.strip().lstrip("-").isdigit() else DEFAULT_SEED
+
+
+@dataclass(frozen=True)
+class Options:
+    submitted_at: datetime | None = None
+    timestamps: Mapping[str, datetime] | None = None
+    extensions: Mapping[str, Any] | None = None
+    seed: int = DEFAULT_SEED
+    public_only: bool = False  # the student's self-check: public cases only
+    run_code: bool = True  # False: intake and rules only (`grader check --no-run`)
+    scratch_root: str | None = None
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What one sandboxed notebook run gave back, in the grader's terms."""
+
+    replies: Mapping[str, Reply]
+    facts: NotebookFacts
+    crashed: str = ""  # the child died outside any cell or probe
+    seconds: float = 0.0
+
+
+class Runner(Protocol):
+    """Runs one notebook in isolation and answers probe requests. The sandbox implements it."""
+
+    def run(self, notebook: Path, scratch: Path, mode: str, limits: SandboxLimits,
+            requests: Mapping[str, Request]) -> RunOutcome: ...
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _request_key(req: Request) -> str:
+    """Identical requests (same probe, same arguments) are run once and shared."""
+    h = hashlib.sha256(req.probe.encode())
+
+    def feed(value: Any) -> None:
+        if isinstance(value, np.ndarray):
+            h.update(f"nd{value.dtype.str}{value.shape}".encode())
+            h.update(np.ascontiguousarray(value).tobytes())
+        elif isinstance(value, Mapping):
+            h.update(b"{")
+            for k in sorted(value):
+                h.update(repr(k).encode())
+                feed(value[k])
+            h.update(b"}")
+        elif isinstance(value, (list, tuple)):
+            h.update(b"[")
+            for v in value:
+                feed(v)
+            h.update(b"]")
+        else:
+            h.update(repr(value).encode())
+
+    feed(req.args)
+    return h.hexdigest()[:20]
+
+
+def _cell_sources(path: Path) -> tuple[str, ...]:
+    import nbformat
+
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception:  # noqa: BLE001 - intake already judged validity; here we only need text
+        return ()
+    return tuple(c.source for c in nb.cells if c.cell_type == "code")
+
+
+def _skipped(checks: Iterable[Check], message: str, status: str = "skipped") -> list[CheckResult]:
+    return [CheckResult(id=c.id, notebook=c.notebook, status=status, points=0.0, max_points=c.points,
+                        message=message, public=c.public) for c in checks]
+
+
+def _selected(assignment: Assignment, options: Options) -> list[Check]:
+    return [c for c in assignment.checks if c.public or not options.public_only]
+
+
+# --------------------------------------------------------------------------- per notebook
+
+
+def grade_notebook(rule: FileRule, path: Path, scratch: Path, checks: list[Check], assignment: Assignment,
+                   options: Options, runner: Runner | None) -> tuple[list[CheckResult], bool, float]:
+    """Judge one notebook's checks. Returns (results, executed_ok, seconds)."""
+    started = time.monotonic()
+    sources = _cell_sources(path)
+    base_ctx = Context(seed=options.seed, public_only=options.public_only,
+                       notebook=NotebookFacts(cell_sources=sources))
+
+    requests: dict[str, Request] = {}
+    per_check: dict[str, dict[str, str]] = {}
+    build_errors: dict[str, str] = {}
+    for check in checks:
+        kind = KINDS[check.kind]
+        if not kind.needs_sandbox:
+            continue
+        try:
+            wanted = kind.requests(check, base_ctx)
+        except Exception as exc:  # noqa: BLE001 - a registry/reference fault costs this check only
+            build_errors[check.id] = f"grader could not build this check: {type(exc).__name__}: {exc}"
+            continue
+        mapping = {}
+        for local, req in wanted.items():
+            key = _request_key(req)
+            requests.setdefault(key, req)
+            mapping[local] = key
+        per_check[check.id] = mapping
+
+    needs_run = bool(requests) or (rule.mode == "full" and rule.execution_penalty)
+    outcome = RunOutcome(replies={}, facts=NotebookFacts(cell_sources=sources))
+    if needs_run and runner is not None and options.run_code:
+        outcome = runner.run(path, scratch, rule.mode, assignment.sandbox, requests)
+        outcome = RunOutcome(outcome.replies, NotebookFacts(
+            cell_sources=sources, executed_ok=outcome.facts.executed_ok,
+            failed_cells=outcome.facts.failed_cells, notes=outcome.facts.notes), outcome.crashed, outcome.seconds)
+    ctx = Context(seed=options.seed, public_only=options.public_only, notebook=outcome.facts)
+
+    results: list[CheckResult] = []
+    for check in checks:
+        kind = KINDS[check.kind]
+        t0 = time.monotonic()
+        if check.id in build_errors:
+            results.append(result_from(check, Verdict(0.0, build_errors[check.id], "error"), 0.0))
+            continue
+        if kind.needs_sandbox and not (runner is not None and options.run_code):
+            results.append(_skipped([check], "not run (structure check only)")[0])
+            continue
+        replies = {local: outcome.replies.get(key, Reply(False, error=outcome.crashed or "no reply from the sandbox"))
+                   for local, key in per_check.get(check.id, {}).items()}
+        try:
+            verdict = kind.judge(check, replies, ctx)
+        except Exception as exc:  # noqa: BLE001 - never lose the submission to one judge
+            verdict = Verdict(0.0, f"could not judge the reply: {type(exc).__name__}: {exc}", "error")
+        seconds = sum(r.seconds for r in replies.values()) + (time.monotonic() - t0)
+        results.append(result_from(check, verdict, seconds))
+    executed_ok = outcome.facts.executed_ok and not outcome.crashed
+    return results, executed_ok, time.monotonic() - started
+
+
+# --------------------------------------------------------------------------- per submission
+
+
+def grade(zip_path: str | os.PathLike[str], assignment: Assignment, options: Options = Options(),
+          runner: Runner | None = None) -> Grade:
+    """Grade one zip. Never raises for anything the submission contains."""
+    zip_path = Path(zip_path)
+    scratch = Path(tempfile.mkdtemp(prefix="hw2-grader-", dir=options.scratch_root))
+    timings: list[tuple[str, float]] = []
+    try:
+        t0 = time.monotonic()
+        pc = precheck(zip_path, assignment, scratch / "files", submitted_at=options.submitted_at,
+                      timestamps=options.timestamps, extensions=options.extensions)
+        timings.append(("intake", round(time.monotonic() - t0, 3)))
+        return _grade_after_precheck(pc, assignment, options, runner, scratch, timings)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _grade_after_precheck(pc: Precheck, assignment: Assignment, options: Options, runner: Runner | None,
+                          scratch: Path, timings: list[tuple[str, float]]) -> Grade:
+    sub, late = pc.submission, pc.lateness
+    checks = _selected(assignment, options)
+    penalties: list[Penalty] = list(pc.penalties)
+    results: list[CheckResult] = []
+    verdict, reason = "graded", ""
+
+    if sub.fatal:
+        verdict, reason = "rejected", sub.fatal
+        results = _skipped(checks, f"not graded: {sub.fatal}")
+    elif not late.accepted:
+        verdict = "not-accepted"
+        reason = not_accepted_reason(late, assignment.penalties.late)
+        results = _skipped(checks, "not graded: late beyond the cut-off")
+    else:
+        failed_notebooks: list[str] = []
+        for rule in assignment.submission.files:
+            mine = [c for c in checks if c.notebook == rule.name]
+            found = sub.file(rule.name)
+            if rule.kind != "notebook":
+                continue
+            if found is None or not found.present:
+                results += _skipped(mine, f"`{rule.name}` is missing from the zip", "fail")
+                continue
+            if not found.valid or not found.path:
+                results += _skipped(mine, f"`{rule.name}` could not be read: {found.detail}", "fail")
+                if rule.execution_penalty:
+                    failed_notebooks.append(rule.name)
+                continue
+            work = scratch / "run" / rule.name.replace(".ipynb", "")
+            work.mkdir(parents=True, exist_ok=True)
+            for other in sub.files:  # the notebook's folder holds this submission's files only
+                if other.path and Path(other.path).is_file():
+                    shutil.copy2(other.path, work / other.name)
+            got, executed_ok, seconds = grade_notebook(rule, work / rule.name, work, mine, assignment, options, runner)
+            results += got
+            timings.append((rule.name, round(seconds, 3)))
+            if rule.execution_penalty and not executed_ok and options.run_code and runner is not None:
+                failed_notebooks.append(rule.name)
+        pen = execution_penalty(failed_notebooks, assignment.penalties)
+        if pen:
+            penalties.append(pen)
+
+    order = {c.id: i for i, c in enumerate(assignment.checks)}
+    results.sort(key=lambda r: order.get(r.id, len(order)))
+    raw = round(sum(r.points for r in results), 4)
+    accepted = late.accepted and not sub.fatal
+    score = final_score(raw, penalties, assignment.max_score, accepted)
+    return Grade(
+        student=sub.student, assignment=assignment.id, zip_name=sub.zip_name, accepted=accepted,
+        hours_late=late.hours_late, lateness=late, penalties=tuple(penalties), problems=pc.problems,
+        files=sub.files, checks=tuple(results), manual=assignment.manual, raw_score=raw, score=score,
+        max_score=assignment.max_score, auto_max=sum(c.points for c in checks), verdict=verdict, reason=reason,
+        grader_version=__version__, registry_hash=assignment.registry_hash, submission_hash=sub.sha256,
+        timings=tuple(timings),
+    )
+
+
+def grade_json_bytes(grade_: Grade) -> bytes:
+    """The canonical bytes of a grade: what "same score, byte for byte" is measured on."""
+    return json.dumps(grade_.to_json(), sort_keys=True, separators=(",", ":")).encode()

@@ -1,0 +1,97 @@
+"""The engine's `Runner`, backed by the sandbox server.
+
+Grading speaks in checks, requests and replies; the sandbox speaks in jobs, probes and
+cells. This adapter is the one place that translates between them, so either side can
+change without the other noticing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+
+from .checks import NotebookFacts, Reply, Request
+from .grading import RunOutcome
+from .registry import SandboxLimits
+
+ENV_THREADS = "HW2_GRADER_THREADS"
+
+
+def _plain_value(value: Any) -> Any:
+    """Sandbox values to the checks' plain data: arrays stay arrays, markers become dicts."""
+    from .sandbox.wire import Unencodable
+
+    if isinstance(value, Unencodable):
+        return {"$unencodable": value.type_name}
+    if isinstance(value, np.ndarray):
+        return np.asarray(value)  # drop the TensorArray view: plain numbers from here on
+    if isinstance(value, dict):
+        return {k: _plain_value(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_plain_value(v) for v in value)
+    if isinstance(value, list):
+        return [_plain_value(v) for v in value]
+    return value
+
+
+class SandboxRunner:
+    """Runs notebooks through one long-lived sandbox server (started once, reused)."""
+
+    def __init__(self, server: Any):
+        self.server = server
+
+    def run(self, notebook: Path, scratch: Path, mode: str, limits: SandboxLimits,
+            requests: Mapping[str, Request]) -> RunOutcome:
+        from .sandbox import Limits, NotebookJob, ProbeRequest, Shims
+
+        probes = tuple(ProbeRequest(id=key, probe=req.probe, args=dict(req.args), timeout=req.timeout)
+                       for key, req in sorted(requests.items()))
+        job = NotebookJob(
+            notebook_path=str(notebook), scratch_dir=str(scratch), mode=mode,  # type: ignore[arg-type]
+            limits=Limits(cell_seconds=limits.cell_seconds, notebook_seconds=limits.notebook_seconds,
+                          cpu_seconds=limits.cpu_seconds, memory_mb=limits.memory_mb, file_mb=limits.file_mb),
+            shims=Shims(cuda_to_cpu=limits.cuda_to_cpu), probes=probes, label=notebook.name,
+        )
+        run = self.server.run_notebook(job)
+        replies = {}
+        for key in requests:
+            r = run.replies.get(key)
+            if r is None:
+                replies[key] = Reply(False, error="no reply from the sandbox")
+                continue
+            error = "" if r.ok else _error_text(r)
+            replies[key] = Reply(r.ok, _plain_value(r.value) if r.ok else None, error, float(r.seconds))
+        failed = tuple(f"cell {c.code_index + 1}: {c.status}" + (f": {c.error}" if c.error else "")
+                       for c in run.cells if c.status in ("error", "timeout", "crashed"))
+        notes = tuple(run.blocked) + tuple(f"stand-in used: {s}" for s in run.shims_used)
+        crashed = ""
+        if run.crashed is not None:
+            crashed = f"the notebook's process died ({run.crashed.reason})"
+        facts = NotebookFacts(executed_ok=run.executed_ok, failed_cells=failed, notes=notes)
+        return RunOutcome(replies=replies, facts=facts, crashed=crashed, seconds=float(run.seconds))
+
+
+def _error_text(reply: Any) -> str:
+    status = reply.status
+    err = reply.error
+    if status == "timeout":
+        return f"timed out after {reply.seconds:.0f} s" + (f" ({err})" if err else "")
+    if status == "crashed":
+        return f"the process died while running it" + (f": {err}" if err else "")
+    if status == "not-run":
+        return "not run (an earlier failure stopped the notebook's process)"
+    return str(err) if err else status
+
+
+@contextlib.contextmanager
+def open_runner(hidden: tuple[str, ...] = ()) -> Iterator[SandboxRunner]:
+    """Start one sandbox server for as long as the block runs."""
+    from .sandbox import SandboxServer
+
+    threads = int(os.environ.get(ENV_THREADS, "1") or 1)
+    with SandboxServer(hidden=list(hidden), threads=threads) as server:
+        yield SandboxRunner(server)
