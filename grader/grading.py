@@ -249,7 +249,7 @@ def _grade_after_precheck(pc: Precheck, assignment: Assignment, options: Options
     return Grade(
         student=sub.student, assignment=assignment.id, zip_name=sub.zip_name, accepted=accepted,
         hours_late=late.hours_late, lateness=late, penalties=tuple(penalties), problems=pc.problems,
-        files=sub.files, checks=tuple(results), manual=assignment.manual, raw_score=raw, score=score,
+        files=sub.files, checks=tuple(results), manual=assignment.manual if verdict == "graded" else (), raw_score=raw, score=score,
         max_score=assignment.max_score, auto_max=sum(c.points for c in checks), verdict=verdict, reason=reason,
         grader_version=__version__, registry_hash=assignment.registry_hash, submission_hash=sub.sha256,
         timings=tuple(timings),
