@@ -78,7 +78,8 @@ def _request_key(req: Request) -> str:
 
     def feed(value: Any) -> None:
         if isinstance(value, np.ndarray):
-            h.update(f"nd{value.dtype.str}{value.shape}".encode())
+            # the type too: a wire.tensor(...) array arrives as a torch tensor, a plain one as numpy
+            h.update(f"{type(value).__name__}{value.dtype.str}{value.shape}".encode())
             h.update(np.ascontiguousarray(value).tobytes())
         elif isinstance(value, Mapping):
             h.update(b"{")
@@ -166,7 +167,8 @@ def grade_notebook(rule: FileRule, path: Path, scratch: Path, checks: list[Check
         if kind.needs_sandbox and not (runner is not None and options.run_code):
             results.append(_skipped([check], "not run (structure check only)")[0])
             continue
-        replies = {local: outcome.replies.get(key, Reply(False, error=outcome.crashed or "no reply from the sandbox"))
+        replies = {local: outcome.replies.get(key, Reply(False, error=outcome.crashed or "no reply from the sandbox",
+                                                      status="not-run"))
                    for local, key in per_check.get(check.id, {}).items()}
         try:
             verdict = kind.judge(check, replies, ctx)
@@ -174,7 +176,9 @@ def grade_notebook(rule: FileRule, path: Path, scratch: Path, checks: list[Check
             verdict = Verdict(0.0, f"could not judge the reply: {type(exc).__name__}: {exc}", "error")
         seconds = sum(r.seconds for r in replies.values()) + (time.monotonic() - t0)
         results.append(result_from(check, verdict, seconds))
-    executed_ok = outcome.facts.executed_ok and not outcome.crashed
+    # A crash in a probe is that check's failure, not the notebook's: the sandbox's own
+    # `executed_ok` already counts cells that failed, timed out or crashed.
+    executed_ok = outcome.facts.executed_ok
     return results, executed_ok, time.monotonic() - started
 
 

@@ -61,10 +61,11 @@ class SandboxRunner:
         for key in requests:
             r = run.replies.get(key)
             if r is None:
-                replies[key] = Reply(False, error="no reply from the sandbox")
+                replies[key] = Reply(False, error="no reply from the sandbox", status="not-run")
                 continue
-            error = "" if r.ok else _error_text(r)
-            replies[key] = Reply(r.ok, _plain_value(r.value) if r.ok else None, error, float(r.seconds))
+            error = "" if r.ok else _error_text(r, requests[key].timeout)
+            replies[key] = Reply(r.ok, _plain_value(r.value) if r.ok else None, error, float(r.seconds),
+                                 status=str(r.status), error_type=r.error.type if r.error is not None else "")
         failed = tuple(f"cell {c.code_index + 1}: {c.status}" + (f": {c.error}" if c.error else "")
                        for c in run.cells if c.status in ("error", "timeout", "crashed"))
         notes = tuple(run.blocked) + tuple(f"stand-in used: {s}" for s in run.shims_used)
@@ -75,11 +76,13 @@ class SandboxRunner:
         return RunOutcome(replies=replies, facts=facts, crashed=crashed, seconds=float(run.seconds))
 
 
-def _error_text(reply: Any) -> str:
+def _error_text(reply: Any, limit: float) -> str:
     status = reply.status
     err = reply.error
     if status == "timeout":
-        return f"timed out after {reply.seconds:.0f} s" + (f" ({err})" if err else "")
+        # the limit, not the measured time: the same submission must give the same message
+        # (and a probe killed after the grace period reports 0 s)
+        return f"timed out after {limit:g} s" + (f" ({err})" if err else "")
     if status == "crashed":
         return f"the process died while running it" + (f": {err}" if err else "")
     if status == "not-run":

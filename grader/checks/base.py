@@ -39,6 +39,8 @@ class Reply:
     value: Any = None
     error: str = ""
     seconds: float = 0.0
+    status: str = ""  # the sandbox's probe status: ok | error | timeout | crashed | not-run
+    error_type: str = ""  # the exception's type name when status is "error"
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,25 @@ def first_error(replies: Mapping[str, Reply]) -> str:
         if not replies[name].ok:
             return replies[name].error or "the call failed"
     return ""
+
+
+def hidden_error(reply: Reply) -> str:
+    """A failed reply said without anything student code wrote (for hidden cases).
+
+    An exception message, a type name or printed text may echo the inputs, and hidden
+    inputs must not reach the feedback; the grader's own words are safe.
+    """
+    import builtins
+
+    if reply.status in ("timeout", "crashed", "not-run"):
+        return reply.error  # the sandbox's words (limit, signal), none of the student's
+    name = reply.error_type
+    if name and (isinstance(getattr(builtins, name, None), type) or name in SAFE_ERROR_TYPES):
+        return f"raised {name} (details are not shown for hidden cases)"
+    return "raised an exception (details are not shown for hidden cases)"
+
+
+SAFE_ERROR_TYPES = ("ProbeError", "StudentExit", "Timeout", "CpuLimit", "Killed", "Crash")
 
 
 def plain(value: Any) -> Any:

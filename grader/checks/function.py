@@ -12,8 +12,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..compare import MODES, Tolerance, compare, partial_credit
-from .base import (PROBLEM, Context, Reply, Request, Verdict, allowed_keys, check_ref, plain, resolve,
-                   rng_for)
+from .base import (PROBLEM, Context, Reply, Request, Verdict, allowed_keys, check_ref, hidden_error, plain,
+                   resolve, rng_for)
 
 KEYS = ("target", "reference", "cases", "generator", "count", "public_count", "tensors", "compare",
         "alternatives", "partial")
@@ -91,12 +91,14 @@ class FunctionKind:
             label = f"case {i + 1}" + (f" {_show_args(args)}" if public else " (hidden)")
             if reply is None or not reply.ok:
                 credits.append(0.0)
-                notes.append(f"{label}: {reply.error if reply else 'not run'}")
+                said = (reply.error if public else hidden_error(reply)) if reply else "not run"
+                notes.append(f"{label}: {said}")
                 continue
             expected = reference(*args, **kwargs)
             alts = {name: resolve(a["reference"])(*args, **{**kwargs, **plain(a.get("kwargs", {}))})
                     for name, a in (p.get("alternatives") or {}).items()}
-            result = compare(reply.value, expected, tol, alts)
+            got = reply.value if public else _mask_type_names(reply.value)
+            result = compare(got, expected, tol, alts)
             credits.append(partial_credit(result, partial))
             if not result.ok:
                 notes.append(f"{label}: {result.message}")
@@ -107,6 +109,18 @@ class FunctionKind:
             message += f"; and {len(notes) - 3} more"
         all_errors = all(not (replies.get(f"case{i}") and replies[f"case{i}"].ok) for i in range(len(cases)))
         return Verdict(sum(credits) / len(cases), message, "error" if all_errors else None)
+
+
+def _mask_type_names(value: Any) -> Any:
+    """Hidden cases: a returned object's type name is the student's text (a class can be
+    named after its inputs), so it is not repeated in the message."""
+    if isinstance(value, dict):
+        if "$unencodable" in value:
+            return {**value, "$unencodable": "(not shown for hidden cases)"}
+        return {k: _mask_type_names(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_mask_type_names(v) for v in value)
+    return value
 
 
 def as_tensors(value: Any) -> Any:
