@@ -47,6 +47,14 @@ def handles_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             for line in rest:
                 click.echo(f"grader: error: {line}", err=True)
             sys.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # a bug of ours: one line, and the traceback only on request
+            if os.environ.get("HW2_GRADER_DEBUG"):
+                raise
+            click.echo(f"grader: internal error: {type(exc).__name__}: {exc} "
+                       "(set HW2_GRADER_DEBUG=1 for the traceback, and please report it)", err=True)
+            sys.exit(ExitStatus.INTERNAL)
 
     return wrapper
 

@@ -161,6 +161,11 @@ def _construct(node: yaml.Node, file: str, path: tuple[Any, ...], lines: Lines) 
     """Build plain Python data from a composed node, remembering each key's line."""
     lines[path] = (file, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        loader = _Loader("")
+        try:
+            loader.flatten_mapping(node)  # YAML merge keys: `- {<<: *base, id: other}`
+        finally:
+            loader.dispose()
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = _scalar(key_node)
@@ -667,7 +672,11 @@ def _checks(v: _Validator, raw: Any, submission: SubmissionSpec) -> tuple[Check,
                   f"did you mean `{near[0]}`?" if near else f"expected one of {', '.join(sorted(kinds))}")
         params = {k: val for k, val in item.items() if k not in CHECK_KEYS}
         if kinds and kind in kinds:
-            for key, problem, fix in kinds[kind](params):
+            try:
+                found = kinds[kind](params)
+            except Exception as exc:  # noqa: BLE001 - a plugin's own validator failing is a registry problem
+                found = [("", f"could not be validated ({type(exc).__name__}: {exc})", "check the names it refers to")]
+            for key, problem, fix in found:
                 v.add(p + tuple(_split_dotted(key)), f"check `{cid}`: {problem}", fix)
         out.append(Check(
             id=cid, notebook=notebook, kind=str(kind), points=float(v.number(item, "points", p, 0.0)),

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .base import PROBLEM, Context, Reply, Request, Verdict, allowed_keys, check_ref, resolve
+from .base import PROBLEM, Context, Reply, Request, Verdict, allowed_keys, check_ref, plain, resolve
+
+
+def implementation(ref: str) -> Any:
+    """The named plugin: a class is instantiated (with no arguments), an object used as is."""
+    impl = resolve(ref)
+    return impl() if isinstance(impl, type) else impl
 
 
 class PluginKind:
@@ -23,14 +29,14 @@ class PluginKind:
         check_ref(params, "plugin", problems)
         if problems:
             return problems
-        impl = resolve(params["plugin"])
+        impl = implementation(params["plugin"])
         validate = getattr(impl, "validate", None)
         if validate:
             problems += [(f"with.{k}", t, f) for k, t, f in validate(params.get("with") or {})]
         return problems
 
     def requests(self, check: Any, ctx: Context) -> dict[str, Request]:
-        return resolve(check.params["plugin"]).requests(check, check.params.get("with") or {}, ctx)
+        return implementation(check.params["plugin"]).requests(check, plain(check.params.get("with") or {}), ctx)
 
     def judge(self, check: Any, replies: Mapping[str, Reply], ctx: Context) -> Verdict:
-        return resolve(check.params["plugin"]).judge(check, check.params.get("with") or {}, replies, ctx)
+        return implementation(check.params["plugin"]).judge(check, plain(check.params.get("with") or {}), replies, ctx)
