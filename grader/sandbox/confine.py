@@ -1,0 +1,438 @@
+"""Confinement of the sandbox child, applied after fork and before any student code.
+
+What is applied, in order (each step that cannot be done on a machine is skipped with a
+warning, and :func:`apply` returns a ``protections`` dict saying what was done):
+
+1. ``setsid()``: the child leads its own process group, so the server can kill all of it.
+2. rlimits: RLIMIT_AS (memory), RLIMIT_CPU (soft < hard: SIGXCPU first, SIGKILL at hard),
+   RLIMIT_FSIZE, RLIMIT_NOFILE, RLIMIT_CORE = 0.
+3. Namespaces (``unshare``): a new *network* namespace (only a down loopback: no network
+   at all, not even 127.0.0.1) and a private *mount* namespace in which
+
+   - every hidden folder gets an empty read-only tmpfs over it: the grader's project
+     folder (or its installed package folders), the reference solutions, the registry,
+     the folder holding the job's scratch folder (so sibling scratch folders of other
+     students are hidden) and the ``scratch_root`` if given, any ``hidden=[...]`` folder,
+     and /root, /home, /run, /srv, /opt;
+   - /tmp, /var/tmp, /dev/shm get a fresh private writable tmpfs (size ``file_mb``), so
+     writes there vanish with the child;
+   - the folders the child needs (the Python prefix and its site-packages, and the job's
+     scratch folder) are bound back where they were when they lie under a hidden one;
+     Python folders read-only, the scratch folder read-write;
+   - ``/`` is remounted read-only (in this namespace only).
+
+   As root this uses CAP_SYS_ADMIN; when not root it tries an unprivileged user namespace
+   first.
+4. Identity: when root, the child switches to ``nobody`` (uid/gid 65534, no groups), so it
+   can neither write root-owned files, nor signal or trace the server, nor use any
+   capability. The scratch folder is chowned to that user first (the grader, as root,
+   can still remove it).
+5. ``PR_SET_PDEATHSIG``: the child is killed when the server dies.
+6. seccomp (libseccomp through pyseccomp), default allow, refusing with EPERM: execve,
+   execveat, fork, vfork, clone without CLONE_THREAD (threads still work; clone3 answers
+   ENOSYS so glibc falls back to clone), ptrace and process_vm_*, mount and friends,
+   unshare/setns, kill/tgkill/rt_sigqueueinfo aimed at another process, socket() outside
+   AF_UNIX, module/kexec/bpf/perf/keyctl/io_uring and clock/host changes.
+
+Enforced on this kind of machine (root, CAP_SYS_ADMIN, libseccomp 2.5): all of the above.
+Best effort / not covered: /proc still lists the machine's processes (their command lines
+are readable, their memory and environment are not); reads of world-readable files
+outside the hidden folders (system files, the venv) are allowed; the student's code runs
+in the same process as the probe harness, so it can tamper with the harness itself (but
+the grader only trusts values it decodes and compares in its own process).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import os
+import resource
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
+CLONE_THREAD = 0x00010000
+
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+
+NOBODY = 65534
+
+WRITABLE_TMP = ("/tmp", "/var/tmp", "/dev/shm")
+SYSTEM_HIDDEN = ("/root", "/home", "/run", "/srv", "/opt")
+
+_libc: Any = None
+
+
+def libc() -> Any:
+    global _libc
+    if _libc is None:
+        lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        lib.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+        lib.mount.restype = ctypes.c_int
+        lib.unshare.argtypes = [ctypes.c_int]
+        lib.unshare.restype = ctypes.c_int
+        _libc = lib
+    return _libc
+
+
+def _seccomp_module() -> Any:
+    try:
+        import pyseccomp
+
+        return pyseccomp
+    except Exception:  # noqa: BLE001 - missing library: degrade
+        return None
+
+
+def preload() -> dict[str, Any]:
+    """Load libc and libseccomp in the (trusted) server, before any fork. Returns facts."""
+    facts: dict[str, Any] = {"libc": True}
+    try:
+        libc()
+    except OSError as exc:  # pragma: no cover
+        facts["libc"] = f"unavailable: {exc}"
+    sc = _seccomp_module()
+    facts["seccomp"] = bool(sc)
+    facts["root"] = os.geteuid() == 0
+    return facts
+
+
+@dataclass
+class Plan:
+    scratch_dir: str
+    hidden: list[str] = field(default_factory=list)
+    keep_ro: list[str] = field(default_factory=list)
+    memory_mb: int = 4096
+    cpu_seconds: float = 600.0
+    file_mb: int = 256
+    nofile: int = 256
+    drop_to_nobody: bool = True
+    network: bool = False  # False: new empty network namespace
+    mount_namespace: bool = True
+    use_seccomp: bool = True
+
+
+class Confinement:
+    def __init__(self) -> None:
+        self.applied: dict[str, Any] = {}
+        self.warnings: list[str] = []
+        self.timings: dict[str, float] = {}
+
+    def warn(self, text: str) -> None:
+        self.warnings.append(text)
+
+    def result(self) -> dict[str, Any]:
+        out = dict(self.applied)
+        out["warnings"] = list(self.warnings)
+        out["setup_ms"] = {k: round(v * 1000, 3) for k, v in self.timings.items()}
+        return out
+
+
+def _mount(src: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    lib = libc()
+    r = lib.mount(src.encode() if src else None, target.encode(), fstype.encode() if fstype else None, flags,
+                  data.encode() if data else None)
+    if r != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"mount {target}: {os.strerror(e)}")
+
+
+def _unshare(flags: int) -> None:
+    if libc().unshare(flags) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+
+
+_SYSTEM_PREFIXES = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc", "/proc", "/sys",
+                    "/dev", "/boot", "/var/lib", "/snap", "/nix")
+
+
+def safe_to_hide(path: str) -> bool:
+    """Whether a folder may be hidden automatically (the scratch folder's parent): not /,
+    not a top-level folder, nothing the system or Python may still load from."""
+    path = os.path.realpath(path)
+    if path.count("/") < 2:
+        return path in SYSTEM_HIDDEN or path in WRITABLE_TMP
+    return not any(_inside(path, p) for p in _SYSTEM_PREFIXES)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def set_rlimits(plan: Plan, conf: Confinement) -> None:
+    t = time.perf_counter()
+    done = {}
+    mem = int(plan.memory_mb) << 20
+    cpu = max(1, int(plan.cpu_seconds))
+    fsz = int(plan.file_mb) << 20
+    for name, res, soft, hard in (
+        ("as_mb", resource.RLIMIT_AS, mem, mem),
+        ("cpu_seconds", resource.RLIMIT_CPU, cpu, cpu + 10),
+        ("fsize_mb", resource.RLIMIT_FSIZE, fsz, fsz),
+        ("nofile", resource.RLIMIT_NOFILE, int(plan.nofile), int(plan.nofile)),
+        ("core", resource.RLIMIT_CORE, 0, 0),
+    ):
+        try:
+            cur_soft, cur_hard = resource.getrlimit(res)
+            if cur_hard != resource.RLIM_INFINITY and hard > cur_hard:
+                hard = cur_hard
+                soft = min(soft, hard)
+            resource.setrlimit(res, (soft, hard))
+            done[name] = soft if name not in ("as_mb", "fsize_mb") else soft >> 20
+        except (ValueError, OSError) as exc:
+            conf.warn(f"rlimit {name} not set: {exc}")
+    conf.applied["rlimits"] = done
+    conf.timings["rlimits"] = time.perf_counter() - t
+
+
+def enter_namespaces(plan: Plan, conf: Confinement) -> bool:
+    """unshare(NEWNET | NEWNS). Returns True when a private mount namespace is in place."""
+    t = time.perf_counter()
+    want = (0 if plan.network else CLONE_NEWNET) | (CLONE_NEWNS if plan.mount_namespace else 0)
+    conf.applied["network_namespace"] = False
+    conf.applied["mount_namespace"] = False
+    conf.applied["user_namespace"] = False
+    if not want:
+        return False
+    try:
+        _unshare(want)
+        conf.applied["network_namespace"] = bool(want & CLONE_NEWNET)
+        conf.applied["mount_namespace"] = bool(want & CLONE_NEWNS)
+    except OSError as exc:
+        if exc.errno in (errno.EPERM, errno.EINVAL) and os.geteuid() != 0:
+            # unprivileged: a user namespace brings the capabilities for the other two
+            uid, gid = os.geteuid(), os.getegid()
+            try:
+                _unshare(CLONE_NEWUSER | want)
+                with open("/proc/self/setgroups", "w") as f:
+                    f.write("deny")
+                with open("/proc/self/uid_map", "w") as f:
+                    f.write(f"{uid} {uid} 1")
+                with open("/proc/self/gid_map", "w") as f:
+                    f.write(f"{gid} {gid} 1")
+                conf.applied["user_namespace"] = True
+                conf.applied["network_namespace"] = bool(want & CLONE_NEWNET)
+                conf.applied["mount_namespace"] = bool(want & CLONE_NEWNS)
+            except OSError as exc2:
+                conf.warn(f"no namespaces (unshare: {exc}; user namespace: {exc2}): network and hidden folders are not enforced")
+        else:
+            # try them one by one so one missing feature does not cost the other
+            for flag, key in ((CLONE_NEWNET, "network_namespace"), (CLONE_NEWNS, "mount_namespace")):
+                if want & flag:
+                    try:
+                        _unshare(flag)
+                        conf.applied[key] = True
+                    except OSError as exc3:
+                        conf.warn(f"{key} not available: {exc3}")
+    conf.timings["unshare"] = time.perf_counter() - t
+    return bool(conf.applied["mount_namespace"])
+
+
+def setup_mounts(plan: Plan, conf: Confinement) -> None:
+    """Hide folders behind empty tmpfs, bind back what the child needs, make / read-only."""
+    t = time.perf_counter()
+    scratch = os.path.realpath(plan.scratch_dir)
+    hidden: list[str] = []
+    for h in list(plan.hidden) + list(SYSTEM_HIDDEN) + list(WRITABLE_TMP):
+        try:
+            r = os.path.realpath(h)
+        except OSError:  # pragma: no cover
+            continue
+        if r == "/" or not os.path.isdir(r) or r in hidden:
+            continue
+        hidden.append(r)
+    keep: list[tuple[str, bool]] = []  # (path, writable)
+    for k in plan.keep_ro:
+        r = os.path.realpath(k)
+        if os.path.isdir(r) and all(r != p for p, _ in keep):
+            keep.append((r, False))
+    # a read-only folder needs binding back only when it lies under a hidden one; the
+    # scratch folder is always bound onto itself so it stays writable under a read-only /
+    keep = [(p, w) for p, w in keep if p != scratch and any(_inside(p, h) for h in hidden)]
+    keep.append((scratch, True))
+    fds: dict[str, int] = {}
+    for p, _ in keep:
+        try:
+            fds[p] = os.open(p, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as exc:
+            conf.warn(f"cannot keep {p}: {exc}")
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    ops = sorted([(h.count("/"), 0, h) for h in hidden if h not in fds] + [(p.count("/"), 1, p) for p in fds],
+                 key=lambda x: (x[0], x[1], x[2]))
+    writable = {p for p, w in keep if w}
+    size = max(16, int(plan.file_mb))
+    done_hidden: list[str] = []
+    tmpfs_ro: list[str] = []
+    for _, kind, path in ops:
+        try:
+            if kind == 0:
+                if not os.path.isdir(path):
+                    continue  # already under an earlier tmpfs: hidden anyway
+                if path in WRITABLE_TMP:
+                    _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size}m,mode=1777")
+                else:
+                    _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+                    tmpfs_ro.append(path)
+                done_hidden.append(path)
+            else:
+                os.makedirs(path, mode=0o755, exist_ok=True)
+                _mount(f"/proc/self/fd/{fds[path]}", path, None, MS_BIND | MS_REC)
+                if path not in writable:
+                    _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        except OSError as exc:
+            conf.warn(f"{'hide' if kind == 0 else 'keep'} {path}: {exc}")
+    for fd in fds.values():
+        os.close(fd)
+    for path in tmpfs_ro:
+        try:
+            _mount(None, path, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+        except OSError as exc:
+            conf.warn(f"tmpfs over {path} stays writable: {exc}")
+    try:
+        _mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+        conf.applied["readonly_root"] = True
+    except OSError as exc:
+        conf.applied["readonly_root"] = False
+        conf.warn(f"/ not read-only: {exc}")
+    conf.applied["hidden"] = sorted(set(done_hidden) - set(WRITABLE_TMP))
+    conf.applied["private_tmp"] = sorted(set(done_hidden) & set(WRITABLE_TMP))
+    conf.applied["bound_back"] = sorted(fds)
+    conf.timings["mounts"] = time.perf_counter() - t
+
+
+def drop_identity(plan: Plan, conf: Confinement, mounts_ok: bool) -> None:
+    t = time.perf_counter()
+    conf.applied["uid"] = os.geteuid()
+    if not plan.drop_to_nobody:
+        return
+    if os.geteuid() != 0:
+        conf.applied["uid"] = os.geteuid()
+        return
+    if not mounts_ok:
+        # without the mount namespace the Python folders under /root stay unreachable for
+        # nobody; stay root (seccomp still applies)
+        conf.warn("staying root: no private mount namespace to make Python reachable for nobody")
+        return
+    try:
+        scratch = plan.scratch_dir
+        os.chown(scratch, NOBODY, NOBODY, follow_symlinks=False)
+        for root, dirs, files in os.walk(scratch):
+            for name in dirs + files:
+                try:
+                    os.chown(os.path.join(root, name), NOBODY, NOBODY, follow_symlinks=False)
+                except OSError:
+                    pass
+        os.setgroups([])
+        os.setresgid(NOBODY, NOBODY, NOBODY)
+        os.setresuid(NOBODY, NOBODY, NOBODY)
+        conf.applied["uid"] = NOBODY
+    except OSError as exc:
+        conf.warn(f"could not switch to nobody: {exc}")
+    conf.timings["identity"] = time.perf_counter() - t
+
+
+EPERM_SYSCALLS = (
+    "execve", "execveat", "fork", "vfork", "ptrace", "process_vm_readv", "process_vm_writev",
+    "mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "move_mount", "open_tree",
+    "fsopen", "fsmount", "fsconfig", "fspick", "mount_setattr",
+    "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "reboot",
+    "swapon", "swapoff", "bpf", "perf_event_open", "keyctl", "add_key", "request_key",
+    "userfaultfd", "acct", "settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
+    "sethostname", "setdomainname", "quotactl", "open_by_handle_at", "name_to_handle_at",
+    "io_uring_setup", "io_uring_enter", "io_uring_register", "fanotify_init", "syslog",
+    "pidfd_open", "pidfd_getfd", "pidfd_send_signal", "kcmp", "tkill", "iopl", "ioperm",
+    "lookup_dcookie", "vhangup", "personality",
+)
+
+
+def install_seccomp(plan: Plan, conf: Confinement) -> None:
+    t = time.perf_counter()
+    conf.applied["seccomp"] = False
+    if not plan.use_seccomp:
+        return
+    sc = _seccomp_module()
+    if sc is None:
+        conf.warn("seccomp not available (pyseccomp/libseccomp missing): fork/exec not blocked")
+        return
+    try:
+        f = sc.SyscallFilter(sc.ALLOW)
+        eperm = sc.ERRNO(errno.EPERM)
+        skipped = []
+        for name in EPERM_SYSCALLS:
+            try:
+                f.add_rule(eperm, name)
+            except (OSError, ValueError, RuntimeError):
+                skipped.append(name)
+        f.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
+        f.add_rule(eperm, "clone", sc.Arg(0, sc.MASKED_EQ, CLONE_THREAD, 0))
+        me = os.getpid()
+        f.add_rule(eperm, "kill", sc.Arg(0, sc.NE, me))
+        f.add_rule(eperm, "tgkill", sc.Arg(0, sc.NE, me))
+        f.add_rule(eperm, "rt_sigqueueinfo", sc.Arg(0, sc.NE, me))
+        f.add_rule(eperm, "rt_tgsigqueueinfo", sc.Arg(0, sc.NE, me))
+        f.add_rule(eperm, "socket", sc.Arg(0, sc.NE, 1))  # AF_UNIX only
+        f.load()
+        conf.applied["seccomp"] = True
+        if skipped:
+            conf.warn(f"seccomp: unknown syscalls skipped: {', '.join(skipped)}")
+    except Exception as exc:  # noqa: BLE001 - degrade, never crash
+        conf.warn(f"seccomp filter not installed: {type(exc).__name__}: {exc}")
+    conf.timings["seccomp"] = time.perf_counter() - t
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(conf: Confinement) -> None:
+    """SIGKILL this child when the server dies (set after the uid change, which clears it)."""
+    parent = os.getppid()
+    try:
+        libc().prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
+        conf.applied["dies_with_server"] = True
+    except Exception as exc:  # noqa: BLE001
+        conf.warn(f"parent-death signal not set: {exc}")
+        conf.applied["dies_with_server"] = False
+    if os.getppid() != parent:  # the server died in between
+        os.kill(os.getpid(), 9)
+
+
+def apply(plan: Plan) -> Confinement:
+    """Apply every protection in order; never raises for a missing feature."""
+    conf = Confinement()
+    t0 = time.perf_counter()
+    try:
+        os.setsid()
+        conf.applied["own_process_group"] = True
+    except OSError:
+        conf.applied["own_process_group"] = os.getpgrp() == os.getpid()
+    set_rlimits(plan, conf)
+    mounts_ok = enter_namespaces(plan, conf)
+    if mounts_ok:
+        try:
+            setup_mounts(plan, conf)
+        except OSError as exc:
+            conf.warn(f"mount setup failed: {exc}")
+            mounts_ok = False
+    else:
+        conf.applied["hidden"] = []
+    try:
+        os.chdir(plan.scratch_dir)
+    except OSError as exc:
+        conf.warn(f"cannot enter the scratch folder: {exc}")
+    drop_identity(plan, conf, mounts_ok)
+    die_with_parent(conf)
+    install_seccomp(plan, conf)
+    conf.timings["total"] = time.perf_counter() - t0
+    return conf
