@@ -55,6 +55,9 @@ class SandboxRunner:
             limits=Limits(cell_seconds=limits.cell_seconds, notebook_seconds=limits.notebook_seconds,
                           cpu_seconds=limits.cpu_seconds, memory_mb=limits.memory_mb, file_mb=limits.file_mb),
             shims=Shims(cuda_to_cpu=limits.cuda_to_cpu), probes=probes, label=notebook.name,
+            # A child that dies (a segfault in one function) must not take the other checks with
+            # it: a fresh child re-runs the definitions and answers the remaining probes.
+            recover_probes=True,
         )
         run = self.server.run_notebook(job)
         replies = {}
