@@ -19,6 +19,7 @@ from .grading import RunOutcome
 from .registry import SandboxLimits
 
 ENV_THREADS = "HW2_GRADER_THREADS"
+SNAPSHOT = "$snapshot"  # a Request with this probe name asks for weight snapshots during a full run
 
 
 def _plain_value(value: Any) -> Any:
@@ -46,22 +47,36 @@ class SandboxRunner:
 
     def run(self, notebook: Path, scratch: Path, mode: str, limits: SandboxLimits,
             requests: Mapping[str, Request]) -> RunOutcome:
-        from .sandbox import Limits, NotebookJob, ProbeRequest, Shims
+        from .sandbox import Limits, NotebookJob, ProbeRequest, Shims, SnapshotRequest
 
+        # SNAPSHOT is not a probe: it asks for weight snapshots taken *during* a full run.
+        snaps = {key: req for key, req in requests.items() if req.probe == SNAPSHOT}
         probes = tuple(ProbeRequest(id=key, probe=req.probe, args=dict(req.args), timeout=req.timeout)
-                       for key, req in sorted(requests.items()))
+                       for key, req in sorted(requests.items()) if key not in snaps)
+        snapshot = None
+        if snaps:
+            spec = dict(next(iter(sorted(snaps.items())))[1].args)
+            snapshot = SnapshotRequest(class_name=str(spec["class_name"]), every=int(spec.get("every", 1)),
+                                       max_count=int(spec.get("max_count", 200)), max_mb=float(spec.get("max_mb", 64)))
         job = NotebookJob(
             notebook_path=str(notebook), scratch_dir=str(scratch), mode=mode,  # type: ignore[arg-type]
             limits=Limits(cell_seconds=limits.cell_seconds, notebook_seconds=limits.notebook_seconds,
                           cpu_seconds=limits.cpu_seconds, memory_mb=limits.memory_mb, file_mb=limits.file_mb),
-            shims=Shims(cuda_to_cpu=limits.cuda_to_cpu), probes=probes, label=notebook.name,
+            shims=Shims(cuda_to_cpu=limits.cuda_to_cpu), probes=probes, snapshot=snapshot, label=notebook.name,
             # A child that dies (a segfault in one function) must not take the other checks with
             # it: a fresh child re-runs the definitions and answers the remaining probes.
             recover_probes=True,
         )
         run = self.server.run_notebook(job)
         replies = {}
+        for key in snaps:
+            taken = [{"step": sn.step, "instance": sn.instance, "state": _plain_value(dict(sn.state))}
+                     for sn in run.snapshots]
+            replies[key] = Reply(True, taken) if mode == "full" else \
+                Reply(False, error="weight snapshots need the notebook to run in full mode", status="error")
         for key in requests:
+            if key in snaps:
+                continue
             r = run.replies.get(key)
             if r is None:
                 replies[key] = Reply(False, error="no reply from the sandbox", status="not-run")

@@ -415,3 +415,106 @@ class TrainedInstance:
         found = reply.value.get("name", "?")
         return Verdict(frac, f"the trained `{found}` scores accuracy {acc:.3f} on hidden data "
                              f"(full marks at {full:g}, none at {zero:g})")
+
+
+# --------------------------------------------------------------------------- seq_classification
+
+
+def _simple_lstm_from(state: Mapping[str, np.ndarray]) -> Any:
+    """The reference SimpleLSTM with the sizes the snapshot's weights imply, loaded with them."""
+    import torch
+
+    from .solutions import load_solution_namespace
+
+    w_ih, w_out = np.asarray(state["lstm.weight_ih_l0"]), np.asarray(state["linear.weight"])
+    model = load_solution_namespace("seq_classification.ipynb")["SimpleLSTM"](
+        int(w_ih.shape[1]), int(w_ih.shape[0] // 4), int(w_out.shape[0]))
+    model.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in state.items()}, strict=True)
+    return model.double().eval()
+
+
+def loss_curve(snapshots: list[Mapping[str, Any]], x: np.ndarray, y: np.ndarray) -> tuple[list[float], list[float]]:
+    """Cross-entropy and accuracy of each snapshot on (x, y), computed here: the student's
+    printed losses are never used."""
+    import torch
+
+    xs = torch.as_tensor(x, dtype=torch.float64)
+    target = torch.as_tensor(y.argmax(axis=1))
+    losses, accs = [], []
+    with torch.no_grad():
+        for snap in snapshots:
+            logits = _simple_lstm_from(snap["state"])(xs)[:, -1, :]
+            losses.append(float(torch.nn.functional.cross_entropy(logits, target)))
+            accs.append(float((logits.argmax(dim=1) == target).double().mean()))
+    return losses, accs
+
+
+def first_spike(losses: list[float], ratio: float, margin: float, warmup: int) -> int | None:
+    """Index of the first snapshot whose loss jumps above `ratio` x the best loss so far plus
+    `margin`, after `warmup` snapshots; None when the curve has no spike.
+
+    A spike in the course's sense is a sudden rise of the loss well above where training had
+    already got to (often above the initial loss); slow noise near the minimum is not one.
+    """
+    best = float("inf")
+    for i, loss in enumerate(losses):
+        if i >= warmup and loss > ratio * best + margin:
+            return i
+        best = min(best, loss)
+    return None
+
+
+class SeqTraining:
+    """Section 8 of seq_classification, from weight snapshots of the student's SimpleLSTM
+    taken during the full run (`part: spikes` or `part: accuracy`)."""
+
+    def validate(self, params: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+        if params.get("part") not in ("spikes", "accuracy"):
+            return [("part", f"unknown part {params.get('part')!r}", "spikes or accuracy")]
+        return []
+
+    def requests(self, check: Any, params: Mapping[str, Any], ctx: Any) -> dict[str, Request]:
+        from grader.sandbox_runner import SNAPSHOT
+
+        return {"snap": Request(SNAPSHOT, {"class_name": params.get("class", "SimpleLSTM"),
+                                           "every": int(params.get("every", 31)),
+                                           "max_count": int(params.get("max_count", 400))}, timeout=check.timeout)}
+
+    def _curve(self, params: Mapping[str, Any], snaps: list[Mapping[str, Any]], ctx: Any, check: Any):
+        by_instance: dict[int, list[Mapping[str, Any]]] = {}
+        for s in snaps:
+            by_instance.setdefault(int(s["instance"]), []).append(s)
+        # Section 8's model is the one trained longest (ties: the one created last).
+        instance = max(by_instance, key=lambda k: (len(by_instance[k]), k))
+        chosen = sorted(by_instance[instance], key=lambda s: int(s["step"]))
+        x, y = data.temporal_order(int(params.get("n", 512)), params.get("difficulty", "MODERATE"),
+                                   _seed(rng_for(ctx, "seq.curve", public=check.public)))
+        return chosen, *loss_curve(chosen, x, y)
+
+    def judge(self, check: Any, params: Mapping[str, Any], replies: Mapping[str, Reply], ctx: Any) -> Verdict:
+        reply = replies.get("snap")
+        if reply is None or not reply.ok:
+            return _reply_error(reply, "recording the training")
+        snaps = reply.value or []
+        minimum = int(params.get("min_snapshots", 10))
+        if len(snaps) < minimum:
+            return Verdict(0.0, f"only {len(snaps)} weight snapshots of SimpleLSTM were taken during the run "
+                                f"(at least {minimum} needed): did Section 8 train?")
+        try:
+            chosen, losses, accs = self._curve(params, snaps, ctx, check)
+        except (KeyError, RuntimeError, ValueError) as exc:
+            return Verdict(0.0, f"the trained SimpleLSTM does not match the provided model: {str(exc).splitlines()[0]}")
+        if params["part"] == "accuracy":
+            th = params.get("thresholds", {"zero": 0.5, "full": 0.95})
+            acc = accs[-1]
+            frac = min(1.0, max(0.0, (acc - th["zero"]) / (th["full"] - th["zero"])))
+            return Verdict(frac, f"final accuracy {acc:.3f} on hidden sequences (full marks at {th['full']:g})")
+        spike = first_spike(losses, float(params.get("ratio", 1.5)), float(params.get("margin", 0.05)),
+                            int(params.get("warmup", 3)))
+        if spike is None:
+            return Verdict(1.0, f"no loss spike over {len(losses)} checkpoints "
+                                f"(loss {losses[0]:.3f} -> {losses[-1]:.3f}, recomputed on grader data)")
+        best = min(losses[:spike])
+        return Verdict(0.0, f"loss spike at optimizer step {int(chosen[spike]['step'])}: {losses[spike]:.3f} after "
+                            f"reaching {best:.3f} (recomputed on grader data; a spike is a rise above "
+                            f"{float(params.get('ratio', 1.5)):g} x the best loss so far)")
