@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Callable, Iterable, Mapping, Protocol
 
 import numpy as np
 
@@ -185,9 +185,16 @@ def grade_notebook(rule: FileRule, path: Path, scratch: Path, checks: list[Check
 # --------------------------------------------------------------------------- per submission
 
 
+NotebookProgress = Callable[[str, int, int], None]  # (notebook, index from 1, count)
+
+
 def grade(zip_path: str | os.PathLike[str], assignment: Assignment, options: Options = Options(),
-          runner: Runner | None = None) -> Grade:
-    """Grade one zip. Never raises for anything the submission contains."""
+          runner: Runner | None = None, on_notebook: NotebookProgress | None = None) -> Grade:
+    """Grade one zip. Never raises for anything the submission contains.
+
+    `on_notebook` is told before each notebook runs (training checks take minutes: a TA
+    should see where the time goes).
+    """
     zip_path = Path(zip_path)
     scratch = Path(tempfile.mkdtemp(prefix="hw2-grader-", dir=options.scratch_root))
     timings: list[tuple[str, float]] = []
@@ -196,13 +203,14 @@ def grade(zip_path: str | os.PathLike[str], assignment: Assignment, options: Opt
         pc = precheck(zip_path, assignment, scratch / "files", submitted_at=options.submitted_at,
                       timestamps=options.timestamps, extensions=options.extensions)
         timings.append(("intake", round(time.monotonic() - t0, 3)))
-        return _grade_after_precheck(pc, assignment, options, runner, scratch, timings)
+        return _grade_after_precheck(pc, assignment, options, runner, scratch, timings, on_notebook)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _grade_after_precheck(pc: Precheck, assignment: Assignment, options: Options, runner: Runner | None,
-                          scratch: Path, timings: list[tuple[str, float]]) -> Grade:
+                          scratch: Path, timings: list[tuple[str, float]],
+                          on_notebook: NotebookProgress | None = None) -> Grade:
     sub, late = pc.submission, pc.lateness
     checks = _selected(assignment, options)
     penalties: list[Penalty] = list(pc.penalties)
@@ -236,6 +244,9 @@ def _grade_after_precheck(pc: Precheck, assignment: Assignment, options: Options
             for other in sub.files:  # the notebook's folder holds this submission's files only
                 if other.path and Path(other.path).is_file():
                     shutil.copy2(other.path, work / other.name)
+            if on_notebook:
+                on_notebook(rule.name, 1 + [f.name for f in assignment.notebooks].index(rule.name),
+                            len(assignment.notebooks))
             got, executed_ok, seconds = grade_notebook(rule, work / rule.name, work, mine, assignment, options, runner)
             results += got
             timings.append((rule.name, round(seconds, 3)))
