@@ -1,0 +1,58 @@
+"""HW2 (Spring 2025) reference: full-score notebooks, starters and grader-side data.
+
+* ``notebooks``: build the solution/starter notebooks, the theory PDF, a full-score zip;
+  ``provided_sources()`` for the integrity check.
+* ``data``: seeded numpy generators of the hidden data the training checks use.
+* ``metrics``: judging helpers (``echo_score``, ``loss_spikes``), pure Python.
+* ``solutions``: ``load_solution_namespace(name)`` runs a solution notebook's definition
+  cells in-process (imports torch; import it only where torch is wanted).
+
+The cell sources themselves live in ``nb_moe.py``, ``nb_cnn.py``, ``nb_rnn.py`` and
+``nb_seq.py`` (one copy of the code, shared by notebooks and in-process loading).
+"""
+
+from .metrics import echo_score, loss_spikes
+from .notebooks import (
+    NOTEBOOK_NAMES,
+    SUBMISSION_FILES,
+    THEORY_PDF,
+    provided_sources,
+    solution_notebooks,
+    starter_notebooks,
+    theory_pdf_bytes,
+    write_solution_zip,
+    write_solutions,
+    write_starters,
+)
+
+
+def load_solution_namespace(name: str) -> dict:
+    """See ``reference.hw2.solutions.load_solution_namespace`` (imported lazily: torch)."""
+    from .solutions import load_solution_namespace as _load
+
+    return _load(name)
+
+
+def load_starter_namespace(name: str) -> dict:
+    """See ``reference.hw2.solutions.load_starter_namespace`` (imported lazily: torch)."""
+    from .solutions import load_starter_namespace as _load
+
+    return _load(name)
+
+
+__all__ = [
+    "NOTEBOOK_NAMES",
+    "SUBMISSION_FILES",
+    "THEORY_PDF",
+    "echo_score",
+    "load_solution_namespace",
+    "load_starter_namespace",
+    "loss_spikes",
+    "provided_sources",
+    "solution_notebooks",
+    "starter_notebooks",
+    "theory_pdf_bytes",
+    "write_solution_zip",
+    "write_solutions",
+    "write_starters",
+]
