@@ -23,6 +23,7 @@ from .exitcodes import ExitStatus
 
 DEFAULT_ASSIGNMENT = "nyu-dl-hw2-2025"
 ENV_ASSIGNMENT = "HW2_GRADER_ASSIGNMENT"
+ENV_REFERENCES = "HW2_GRADER_REFERENCES"  # = grader.checks.base.ENV_REFERENCES (not imported: keep startup light)
 
 
 def _console(stderr: bool = False) -> Console:
@@ -94,20 +95,33 @@ seed_option = click.option("--seed", type=int, default=None, envvar="HW2_GRADER_
 @click.version_option(__version__, prog_name="grader")
 @click.option("--registry", "-r", "registry_dirs", multiple=True, type=click.Path(file_okay=False, exists=True),
               envvar="HW2_GRADER_PROBLEMS", help="Extra folder of assignment YAML files (before the shipped ones).")
+@click.option("--references", "reference_dirs", multiple=True, type=click.Path(file_okay=False), metavar="DIR",
+              envvar=ENV_REFERENCES,
+              help=f"Folder of private references the registry names (put first on the grader's Python path, "
+                   f"never the sandbox's). Repeat it or join folders with '{os.pathsep}' (env {ENV_REFERENCES}).")
 @click.pass_context
-def main(ctx: click.Context, registry_dirs: tuple[str, ...]) -> None:
+def main(ctx: click.Context, registry_dirs: tuple[str, ...], reference_dirs: tuple[str, ...]) -> None:
     """Grade HW2 "Convolutional and Recurrent Neural Networks" submissions.
 
     \b
     Students:  grader check abc1234.zip          (structure, naming, public checks)
+               grader check --bundle hw2-bundle.zip abc1234.zip   (with the TAs' bundle)
     TAs:       grader grade abc1234.zip          (one submission, full report)
                grader batch submissions/ --out grades/   (a folder into a gradebook)
                grader key nyu-dl-hw2-2025        (theory answer key)
+               grader bundle nyu-dl-hw2-2025 hw2-bundle.zip   (the students' self-check bundle)
 
     Exit status: 0 all good, 1 the submission has problems, 2 usage error, 3 grader failure.
     """
     ctx.ensure_object(dict)
     ctx.obj["registry"] = registry_dirs
+    if reference_dirs:
+        from .checks.base import use_reference_folders
+
+        try:
+            ctx.obj["references"] = use_reference_folders(reference_dirs)
+        except GraderError as exc:
+            _fail(str(exc), exc.exit_code)
 
 
 # --------------------------------------------------------------------------- registry commands
@@ -210,6 +224,39 @@ def key(ctx: click.Context, assignment_id: str, as_json: bool) -> None:
         _console().print(key_table(a, answers))
 
 
+@main.command("bundle")
+@click.argument("assignment_id", metavar="ID")
+@click.argument("out", metavar="OUT.zip", type=click.Path(dir_okay=False))
+@json_option
+@click.pass_context
+@handles_errors
+def bundle_cmd(ctx: click.Context, assignment_id: str, out: str, as_json: bool) -> None:
+    """Write the students' self-check bundle: the public checks as data, no reference code.
+
+    Students run `grader check --bundle OUT.zip their.zip`. Public checks judged by private
+    code (plugins, metrics) are listed in the bundle as graded by the TAs.
+    Exit status 1 when a public check could not be prepared (the bundle is still written).
+    """
+    from .bundle import build_bundle
+
+    a = _load_assignment(ctx, assignment_id)
+    report = build_bundle(a, Path(out))
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        click.echo(f"{out}: self-check bundle of {a.id} (grader {__version__}, registry {a.registry_hash}), "
+                   f"{report.size:,} bytes")
+        click.echo(f"  {len(report.in_bundle)} public checks run from the bundle: {', '.join(report.in_bundle) or '-'}")
+        click.echo(f"  {len(report.ta_only)} graded by the TAs:" + ("" if report.ta_only else " -"))
+        for t in report.ta_only:
+            click.echo(f"    {t.id}: {t.reason}")
+        click.echo(f"  students run: grader check --bundle {Path(out).name} "
+                   f"{a.submission.zip_example or 'SUBMISSION.zip'}")
+    for problem in report.problems:
+        click.echo(f"grader: problem: {problem}", err=True)
+    sys.exit(ExitStatus.PROBLEMS if report.problems else ExitStatus.OK)
+
+
 # --------------------------------------------------------------------------- grading commands
 
 
@@ -245,9 +292,10 @@ def _with_runner(run_code: bool):
 
     if not run_code:
         return contextlib.nullcontext(None)
+    from .checks.base import reference_folders
     from .sandbox_runner import open_runner
 
-    return open_runner()
+    return open_runner(hidden=tuple(reference_folders()))  # student code never sees private references
 
 
 @main.command()
@@ -299,10 +347,13 @@ def grade(ctx: click.Context, submission: str, assignment: str | None, submitted
 @json_option
 @click.option("--run/--no-run", "run_code", default=True,
               help="Run the public checks in the sandbox (default) or only check files, names and time.")
+@click.option("--bundle", "bundle_path", metavar="BUNDLE.zip", default=None,
+              help="Take the assignment and the public checks' expected values from the TAs' bundle "
+                   "(`grader bundle`); nothing from the reference solutions is needed.")
 @click.pass_context
 @handles_errors
 def check(ctx: click.Context, submission: str, assignment: str | None, submitted_at: str | None, as_json: bool,
-          run_code: bool) -> None:
+          run_code: bool, bundle_path: str | None) -> None:
     """Self-check a zip before submitting: files, names, lateness, and the public checks.
 
     Shows what is missing or misnamed with the exact fix, the penalties that would apply
@@ -316,11 +367,24 @@ def check(ctx: click.Context, submission: str, assignment: str | None, submitted
     from .report.jsonout import grade_json
 
     zip_path = _existing_zip(submission)
-    a = _load_assignment(ctx, assignment)
+    bundle = None
+    if bundle_path:
+        from .bundle import open_bundle
+
+        bundle = open_bundle(bundle_path)
+        if assignment and assignment != bundle.assignment.id:
+            raise UsageError(f"--assignment {assignment}: the bundle {Path(bundle_path).name} is for "
+                             f"{bundle.assignment.id}")
+        a = bundle.assignment
+    else:
+        a = _load_assignment(ctx, assignment)
     when = submitted_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
     options = _grade_options(a, when, None, public_only=True, run_code=run_code)
     with _with_runner(run_code) as runner:
-        g = grade_zip(zip_path, a, options, runner if run_code else None)
+        if bundle is not None:
+            g = bundle.grade(zip_path, options, runner if run_code else None)
+        else:
+            g = grade_zip(zip_path, a, options, runner if run_code else None)
     if as_json:
         click.echo(grade_json(g))
     else:

@@ -8,11 +8,16 @@ judgement needs is in the `Check`, the `Context` and the replies.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
+import os
 import re
+import sys
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 
 import numpy as np
 
@@ -88,13 +93,104 @@ def result_from(check: Any, verdict: Verdict, seconds: float) -> CheckResult:
                        message=verdict.message, seconds=round(seconds, 3), public=check.public)
 
 
-def resolve(ref: str) -> Callable[..., Any]:
-    """`package.module:attr` -> the object, imported in the grader's process only."""
+# --------------------------------------------------------------------------- references
+#
+# `resolve` is the one place where the registry's references (reference solutions, case
+# generators, metrics, plugins, provided sources) are imported. While a `Resolver` is
+# active (`resolving_with`), it answers instead: `grader bundle` records every call of a
+# resolved function, `grader check --bundle` replays them without importing anything.
+
+ENV_REFERENCES = "HW2_GRADER_REFERENCES"  # folders of private references, os.pathsep-separated
+_REFERENCE_FOLDERS: list[str] = []
+
+
+class Resolver(Protocol):
+    """Stands in for importing references while active (see `resolving_with`)."""
+
+    def resolve(self, ref: str) -> Any: ...
+
+    def hidden_rng(self, rng: np.random.Generator) -> None:
+        """Told about every generator `rng_for` makes for a hidden case while active."""
+
+
+_ACTIVE: ContextVar[Resolver | None] = ContextVar("hw2_grader_resolver", default=None)
+
+
+@contextlib.contextmanager
+def resolving_with(resolver: Resolver) -> Iterator[Resolver]:
+    """Within the block (this thread/context only), `resolve` asks `resolver`."""
+    token = _ACTIVE.set(resolver)
+    try:
+        yield resolver
+    finally:
+        _ACTIVE.reset(token)
+
+
+def active_resolver() -> Resolver | None:
+    return _ACTIVE.get()
+
+
+def import_ref(ref: str) -> Any:
+    """`package.module:attr` -> the object, really imported (in the grader's process only)."""
     module, _, attr = ref.partition(":")
     obj: Any = importlib.import_module(module)
     for part in attr.split("."):
         obj = getattr(obj, part)
     return obj
+
+
+def resolve(ref: str) -> Callable[..., Any]:
+    """`package.module:attr` -> the object, imported in the grader's process only."""
+    active = _ACTIVE.get()
+    return import_ref(ref) if active is None else active.resolve(ref)
+
+
+def use_reference_folders(folders: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """Put folders of private references first on the grader process's `sys.path`.
+
+    Only this process (and the grading workers it spawns, which inherit `sys.path`) sees
+    them: the sandbox server starts isolated from its own path, so student code cannot
+    import them. Each value may hold several folders joined with `os.pathsep`. Returns the
+    folders now in use.
+    """
+    from ..errors import UsageError
+
+    wanted: list[str] = []
+    for value in folders:
+        for part in str(value).split(os.pathsep):
+            if not part.strip():
+                continue
+            path = Path(part).expanduser()
+            if not path.is_dir():
+                raise UsageError(f"--references {part}: no such folder")
+            real = str(path.resolve())
+            if real not in wanted:
+                wanted.append(real)
+    for real in reversed(wanted):
+        if real in sys.path:
+            sys.path.remove(real)
+        sys.path.insert(0, real)
+        if real not in _REFERENCE_FOLDERS:
+            _REFERENCE_FOLDERS.append(real)
+    if wanted:
+        importlib.invalidate_caches()
+    return list(_REFERENCE_FOLDERS)
+
+
+def reference_folders() -> list[str]:
+    """The folders given with --references / HW2_GRADER_REFERENCES in this process."""
+    return list(_REFERENCE_FOLDERS)
+
+
+def _import_fix(ref: str, exc: Exception) -> str:
+    module = ref.partition(":")[0]
+    missing = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
+    if missing and (module == missing or module.startswith(missing + ".")):
+        return (f"check the module path; if `{missing}` is kept outside the grader, give the folder that holds it "
+                f"with `grader --references DIR` or {ENV_REFERENCES}")
+    if missing:
+        return f"`{module}` imports `{missing}`, which is not installed here"
+    return "check the module path and function name"
 
 
 def check_ref(params: Mapping[str, Any], key: str, problems: list[PROBLEM], required: bool = True) -> None:
@@ -110,7 +206,7 @@ def check_ref(params: Mapping[str, Any], key: str, problems: list[PROBLEM], requ
     try:
         resolve(ref)
     except (ImportError, AttributeError) as exc:
-        problems.append((key, f"cannot import `{ref}`: {exc}", "check the module path and function name"))
+        problems.append((key, f"cannot import `{ref}`: {exc}", _import_fix(ref, exc)))
 
 
 def allowed_keys(params: Mapping[str, Any], allowed: tuple[str, ...], problems: list[PROBLEM]) -> None:
@@ -130,7 +226,12 @@ def case_seed(ctx_seed: int, check_id: str, public: bool) -> int:
 
 
 def rng_for(ctx: Context, check_id: str, public: bool) -> np.random.Generator:
-    return np.random.default_rng(case_seed(ctx.seed, check_id, public))
+    rng = np.random.default_rng(case_seed(ctx.seed, check_id, public))
+    if not public:
+        active = _ACTIVE.get()
+        if active is not None:
+            active.hidden_rng(rng)  # a bundle never records (nor replays) a hidden case
+    return rng
 
 
 def first_error(replies: Mapping[str, Reply]) -> str:
