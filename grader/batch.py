@@ -106,11 +106,13 @@ def write_cached(out_dir: Path, item: BatchItem, g: Grade) -> None:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(assignment_source: str, options: Options) -> None:
+def _init_worker(assignment_source: str, options: Options, references: list[str]) -> None:
     import atexit
 
+    from .checks.base import use_reference_folders
     from .sandbox_runner import open_runner
 
+    use_reference_folders(references)  # so resolve() finds them, and the sandbox hides them
     _WORKER["assignment"] = load_file(assignment_source)
     _WORKER["options"] = options
     runner_cm = open_runner()
@@ -184,6 +186,12 @@ def _finish(item: BatchItem, g: Grade, grades: dict[Path, Grade], out_dir: Path,
         on_done(item, g, False)
 
 
+def _initargs(assignment: Assignment, options: BatchOptions) -> tuple[Any, ...]:
+    from .checks.base import reference_folders
+
+    return (assignment.source, options.grade_options, reference_folders())
+
+
 def _run_pool(todo: list[BatchItem], assignment: Assignment, out_dir: Path, options: BatchOptions,
               grades: dict[Path, Grade], on_done: Progress | None) -> int:
     ctx = multiprocessing.get_context("spawn")  # never fork a parent that has torch's thread pools
@@ -191,7 +199,7 @@ def _run_pool(todo: list[BatchItem], assignment: Assignment, out_dir: Path, opti
     crashed = 0
     while pending:
         with ProcessPoolExecutor(max_workers=options.workers, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(assignment.source, options.grade_options)) as pool:
+                                 initargs=_initargs(assignment, options)) as pool:
             futures: dict[Future, BatchItem] = {pool.submit(_grade_in_worker, str(i.zip_path)): i for i in pending}
             pending = []
             broken = False
@@ -217,7 +225,7 @@ def _run_pool(todo: list[BatchItem], assignment: Assignment, out_dir: Path, opti
             culprit, pending = pending[0], pending[1:]
             try:
                 with ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init_worker,
-                                         initargs=(assignment.source, options.grade_options)) as solo:
+                                         initargs=_initargs(assignment, options)) as solo:
                     g = grade_from_json(solo.submit(_grade_in_worker, str(culprit.zip_path)).result())
             except Exception as exc:  # noqa: BLE001
                 crashed += 1

@@ -292,10 +292,9 @@ def _with_runner(run_code: bool):
 
     if not run_code:
         return contextlib.nullcontext(None)
-    from .checks.base import reference_folders
     from .sandbox_runner import open_runner
 
-    return open_runner(hidden=tuple(reference_folders()))  # student code never sees private references
+    return open_runner()  # it hides the private reference folders from student code
 
 
 @main.command()
@@ -327,8 +326,12 @@ def grade(ctx: click.Context, submission: str, assignment: str | None, submitted
         if as_json:
             g = grade_zip(zip_path, a, options, runner)
         else:
-            with _console(stderr=True).status(f"Grading {zip_path.name} ({len(a.checks)} checks)..."):
-                g = grade_zip(zip_path, a, options, runner)
+            with _console(stderr=True).status(f"Grading {zip_path.name} ({len(a.checks)} checks)...") as status:
+                def on_notebook(name: str, i: int, n: int) -> None:
+                    mine = sum(1 for c in a.checks if c.notebook == name)
+                    status.update(f"Grading {zip_path.name}: {name} ({i}/{n}, {mine} checks)...")
+
+                g = grade_zip(zip_path, a, options, runner, on_notebook=on_notebook)
     if feedback:
         Path(feedback).write_text(feedback_markdown(g))
     if as_json:
@@ -468,3 +471,46 @@ def batch(ctx: click.Context, folder: str, assignment: str | None, timestamps: s
                    f"{out}/grades.json, {out}/feedback/, {out}/gradescope/" +
                    (f", {paths['histogram']}" if "histogram" in paths else ""))
     sys.exit(ExitStatus.OK if result.crashed == 0 else ExitStatus.PROBLEMS)
+
+
+# --------------------------------------------------------------------------- course files
+
+
+@main.command()
+@click.argument("assignment_id", metavar="ID")
+@click.argument("out_dir", metavar="OUT_DIR", type=click.Path(file_okay=False))
+@click.pass_context
+@handles_errors
+def starter(ctx: click.Context, assignment_id: str, out_dir: str) -> None:
+    """Write the student starter notebooks (TODO stubs that keep the graded interfaces)."""
+    from .checks.base import resolve
+
+    a = _load_assignment(ctx, assignment_id)
+    if not a.starter:
+        raise UsageError(f"{a.id} names no `starter:` in {a.source}")
+    paths = resolve(a.starter)(Path(out_dir))
+    for p in paths or ():
+        click.echo(str(p))
+
+
+@main.command()
+@click.argument("assignment_id", metavar="ID")
+@click.argument("out_zip", metavar="OUT.zip", type=click.Path(dir_okay=False))
+@click.option("--student", default=None, help="Net id in the zip's name (default: the name of OUT.zip).")
+@click.pass_context
+@handles_errors
+def solution(ctx: click.Context, assignment_id: str, out_zip: str, student: str | None) -> None:
+    """Write a correctly named full-score submission (the reference solution and a small PDF)."""
+    from .checks.base import resolve
+
+    a = _load_assignment(ctx, assignment_id)
+    if not a.solution:
+        raise UsageError(f"{a.id} names no `solution:` in {a.source}")
+    out = Path(out_zip)
+    student = student or out.stem
+    if not a.submission.match_zip_name(f"{student}.zip"):
+        raise UsageError(f"`{student}.zip` does not follow {a.id}'s zip naming (e.g. {a.submission.zip_example})")
+    if out.name != f"{student}.zip":
+        out = out.parent / f"{student}.zip"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    click.echo(str(resolve(a.solution)(out, student)))

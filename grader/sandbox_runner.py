@@ -110,9 +110,14 @@ def _error_text(reply: Any, limit: float) -> str:
 
 @contextlib.contextmanager
 def open_runner(hidden: tuple[str, ...] = ()) -> Iterator[SandboxRunner]:
-    """Start one sandbox server for as long as the block runs."""
+    """Start one sandbox server for as long as the block runs.
+
+    Private reference folders (`--references`) are always hidden from student code.
+    """
+    from .checks.base import reference_folders
     from .sandbox import SandboxServer
 
+    hidden = tuple(hidden) + tuple(reference_folders())
     threads = int(os.environ.get(ENV_THREADS, "1") or 1)
     with SandboxServer(hidden=list(hidden), threads=threads) as server:
         yield SandboxRunner(server)

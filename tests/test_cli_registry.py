@@ -61,3 +61,36 @@ def test_validate_reports_file_line_key_and_exit_2(tmp_path):
     result = CliRunner().invoke(main, ["validate", "--no-self-test", str(bad)])
     assert result.exit_code == 2
     assert "bad.yaml:4: submision: unknown key (did you mean `submission`?)" in result.output
+
+
+def test_starter_and_solution_commands(tmp_path):
+    import zipfile
+
+    import nbformat
+
+    result = run("starter", "nyu-dl-hw2-2025", str(tmp_path / "starter"))
+    assert result.exit_code == 0
+    names = sorted(p.name for p in (tmp_path / "starter").iterdir())
+    assert names == ["hw2_cnn.ipynb", "hw2_moe.ipynb", "hw2_rnn.ipynb", "seq_classification.ipynb"]
+    for p in (tmp_path / "starter").iterdir():
+        nbformat.validate(nbformat.read(str(p), as_version=4))
+
+    result = run("solution", "nyu-dl-hw2-2025", str(tmp_path / "xyz987.zip"))
+    assert result.exit_code == 0
+    with zipfile.ZipFile(tmp_path / "xyz987.zip") as zf:
+        assert sorted(zf.namelist()) == ["hw2_cnn.ipynb", "hw2_moe.ipynb", "hw2_rnn.ipynb", "hw2_theory.pdf",
+                                         "seq_classification.ipynb"]
+    bad = CliRunner().invoke(main, ["solution", "nyu-dl-hw2-2025", str(tmp_path / "Bad_Name.zip")])
+    assert bad.exit_code == 2 and "zip naming" in bad.output
+
+
+def test_check_no_run_on_the_example_is_clean_when_on_time():
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "abc1234.zip"
+    result = CliRunner().invoke(main, ["check", str(example), "--no-run", "--json",
+                                       "--submitted-at", "2025-02-25T20:00:00-05:00"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["accepted"] and data["penalties"] == [] and data["problems"] == []
+    assert all(f["present"] and f["exact"] and f["valid"] for f in data["files"])
