@@ -52,7 +52,7 @@ from .checks.base import import_ref, reference_folders, resolving_with
 from .errors import UsageError
 from .models import CheckResult, Grade, ManualItem
 from .registry import (Assignment, Check, FileRule, LatePolicy, Penalties, SandboxLimits, SubmissionSpec,
-                       ZipLimits)
+                       ZipLimits, freeze, thaw)
 
 FORMAT = "hw2-grader-bundle"
 FORMAT_VERSION = 1
@@ -355,26 +355,10 @@ def _deadline_from(data: Mapping[str, str]) -> datetime:
     return when
 
 
-def _thaw(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _thaw(v) for k, v in value.items()}
-    if isinstance(value, (tuple, list)):
-        return [_thaw(v) for v in value]
-    return value
-
-
-def _freeze(value: Any) -> Any:
-    if isinstance(value, dict):
-        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
-    if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
-    return value
-
-
 def check_data(check: Check) -> dict[str, Any]:
     return {"id": check.id, "notebook": check.notebook, "kind": check.kind, "points": check.points,
             "description": check.description, "public": check.public, "timeout": check.timeout,
-            "params": _thaw(check.params)}
+            "params": thaw(check.params)}
 
 
 def assignment_data(a: Assignment, checks: Iterable[Check]) -> dict[str, Any]:
@@ -402,7 +386,7 @@ def assignment_from(data: Mapping[str, Any], source: str) -> Assignment:
     pen = data["penalties"]
     checks = tuple(Check(id=c["id"], notebook=c["notebook"], kind=c["kind"], points=float(c["points"]),
                          description=c["description"], public=bool(c["public"]), timeout=float(c["timeout"]),
-                         params=_freeze(c["params"])) for c in data["checks"])
+                         params=freeze(c["params"])) for c in data["checks"])
     return Assignment(
         id=data["id"], title=data["title"], course=data["course"], term=data["term"], source=source,
         max_score=float(data["max_score"]), deadline=_deadline_from(data["deadline"]),

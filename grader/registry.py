@@ -502,7 +502,7 @@ def _validate(data: dict[str, Any], file: str, lines: Lines, source: str) -> Ass
         id=ident, title=v.string(data, "title", ()), course=v.string(data, "course", ()),
         term=v.string(data, "term", ()), source=source, max_score=float(max_score), deadline=deadline,
         submission=submission, penalties=penalties, sandbox=sandbox, manual=manual, checks=checks,
-        theory=_freeze(theory), registry_hash=_hash(data),
+        theory=freeze(theory), registry_hash=_hash(data),
         solution=solution, starter=starter,
     )
 
@@ -681,16 +681,17 @@ def _checks(v: _Validator, raw: Any, submission: SubmissionSpec) -> tuple[Check,
         out.append(Check(
             id=cid, notebook=notebook, kind=str(kind), points=float(v.number(item, "points", p, 0.0)),
             description=v.string(item, "description", p), public=v.boolean(item, "public", p, False),
-            timeout=float(v.number(item, "timeout", p, 60.0, minimum=0.1)), params=_freeze(params),
+            timeout=float(v.number(item, "timeout", p, 60.0, minimum=0.1)), params=freeze(params),
         ))
     return tuple(out)
 
 
-def _freeze(value: Any) -> Any:
+def freeze(value: Any) -> Any:
+    """Plain YAML data to read-only mappings and tuples (the registry's dataclasses are frozen all the way down)."""
     if isinstance(value, dict):
-        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
     if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
+        return tuple(freeze(v) for v in value)
     return value
 
 

@@ -261,9 +261,7 @@ SAFE_ERROR_TYPES = ("ProbeError", "StudentExit", "Timeout", "CpuLimit", "Killed"
 
 
 def plain(value: Any) -> Any:
-    """Thaw registry data (MappingProxy/tuples) into JSON-able dicts and lists."""
-    if isinstance(value, Mapping):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return [plain(v) for v in value]
-    return value
+    """Thaw registry data (read-only mappings, tuples) into JSON-able dicts and lists."""
+    from ..registry import thaw
+
+    return thaw(value)
