@@ -6,6 +6,7 @@ ones, partial ones (a notebook missing), and broken or hostile zips.
 
     python benchmarks/bench_batch.py                 # real registry, workers 1 and 2
     python benchmarks/bench_batch.py --workers 2 --assignment tests/hw2/quick.yaml
+    python benchmarks/bench_batch.py --make-only demo/     # just write the 20 zips (+ demo-times.csv)
 
 Each configuration grades into its own fresh output folder (no cache hits).
 """
@@ -70,6 +71,8 @@ def make_submissions(folder: Path) -> tuple[list[str], str]:
     add("name0002", {**sol, "test_script.py": b"print('hi')\n"}, "full score, extra file")
     for i in range(5):
         add(f"start{i:03d}", starter, "starter notebooks")
+    no_skip = sol["hw2_cnn.ipynb"].decode().replace("F.relu(out + x)", "F.relu(out)")
+    add("wrong001", {**sol, "hw2_cnn.ipynb": no_skip.encode()}, "CNN without its residual connection")
     mixed = {**sol, "hw2_cnn.ipynb": starter["hw2_cnn.ipynb"]}
     add("part0001", mixed, "CNN left as the starter")
     add("part0002", {n: d for n, d in sol.items() if n != "hw2_rnn.ipynb"}, "RNN notebook missing")
@@ -115,14 +118,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--assignment", default="nyu-dl-hw2-2025")
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2])
+    parser.add_argument("--make-only", metavar="DIR", default=None,
+                        help="write the submissions and their timestamps CSV into DIR, grade nothing")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="bench-subs-"))
+    folder = Path(args.make_only) if args.make_only else Path(tempfile.mkdtemp(prefix="bench-subs-"))
     kinds, csv_text = make_submissions(folder)
-    csv = folder.parent / (folder.name + "-times.csv")
+    csv = folder.parent / (folder.name.rstrip("/") + "-times.csv")
     csv.write_text(csv_text)
-    print(f"{len(kinds)} submissions in {folder}:")
+    print(f"{len(kinds)} submissions in {folder} (submission times in {csv}):")
     for k in kinds:
         print(f"  {k}")
+    if args.make_only:
+        return
     results = [run(folder, csv, w, args.assignment) for w in args.workers]
     print()
     print(f"{'workers':>7} {'total s':>9} {'s/submission':>13}")
