@@ -94,3 +94,20 @@ def test_check_no_run_on_the_example_is_clean_when_on_time():
     data = json.loads(result.output)
     assert data["accepted"] and data["penalties"] == [] and data["problems"] == []
     assert all(f["present"] and f["exact"] and f["valid"] for f in data["files"])
+
+
+def test_validate_self_test_is_skipped_without_a_solution(tmp_path):
+    path = tmp_path / "nosol.yaml"
+    path.write_text("id: nosol\nmax_score: 10\ndeadline: '2025-01-01 00:00'\n"
+                    "submission:\n  zip_pattern: '(?P<student>[a-z]+[0-9]+)\\.zip'\n  files: [a.ipynb]\n")
+    result = run("validate", str(path))
+    assert result.exit_code == 0
+    assert "nosol: 0 checks" in result.output and "self-test skipped" in result.output
+
+
+def test_the_shipped_registry_files_all_validate():
+    from grader import registry
+
+    for path in sorted(registry.PACKAGE_PROBLEMS.glob("[!_]*.yaml")):
+        result = CliRunner().invoke(main, ["validate", "--no-self-test", str(path)])
+        assert result.exit_code == 0, result.output
