@@ -66,6 +66,10 @@ class Graded:
         return [c.id for c in self.grade.checks]
 
     @property
+    def checks(self) -> tuple[CheckResult, ...]:
+        return self.grade.checks
+
+    @property
     def penalty_rules(self) -> list[str]:
         return [p.rule for p in self.grade.penalties]
 

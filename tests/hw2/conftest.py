@@ -26,6 +26,8 @@ from typing import Any, Iterable
 import nbformat
 import pytest
 
+from tests.engine.conftest import Graded  # one helper for both suites
+
 from grader import registry
 from grader.grading import Options, grade, grade_notebook
 from grader.models import CheckResult, Grade
@@ -96,24 +98,6 @@ def real() -> registry.Assignment:
 @pytest.fixture(scope="session")
 def quick() -> registry.Assignment:
     return registry.load_file(QUICK)
-
-
-class Graded:
-    """A Grade plus one check by id and the wall time."""
-
-    def __init__(self, grade_: Grade, seconds: float):
-        self.grade = grade_
-        self.seconds = seconds
-
-    def __getitem__(self, check_id: str) -> CheckResult:
-        for c in self.grade.checks:
-            if c.id == check_id:
-                return c
-        raise KeyError(f"no result for {check_id}; have {[c.id for c in self.grade.checks]}")
-
-    @property
-    def checks(self) -> tuple[CheckResult, ...]:
-        return self.grade.checks
 
 
 def _graded(zip_path: Path, assignment: registry.Assignment, runner: Any) -> Graded:
