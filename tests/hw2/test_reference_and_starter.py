@@ -72,7 +72,7 @@ def test_reference_messages_say_what_was_measured(reference_graded):
     assert "output (4, 2) with CrossEntropyLoss" in g["cnn.output"].message
     assert "match CrossEntropyLoss" in g["cnn.loss_and_correct"].message
     assert "a residual (skip) connection was found" in g["cnn.residual"].message
-    assert "trained on 24 batches" in g["cnn.train"].message
+    assert "trained on 48 batches" in g["cnn.train"].message
     assert "trained on 1600 batches" in g["rnn.train"].message
     assert "trained on 3000 batches" in g["rnn.vd_train"].message
     assert "budget ran out" not in g["rnn.train"].message + g["rnn.vd_train"].message + g["cnn.train"].message
