@@ -121,7 +121,9 @@ def checks_tables(grade: Grade) -> list[Table]:
             box=_BOX,
             expand=True,
         )
-        table.add_column("Check", overflow="fold", ratio=3)
+        # ids are short and greppable: keep each on one line (fold only when a line cannot hold it)
+        longest = max((len(c.id) for c in checks), default=5)
+        table.add_column("Check", overflow="fold", min_width=min(longest, 24))
         table.add_column("Status", no_wrap=True, min_width=9)
         table.add_column("Points", justify="right", no_wrap=True, min_width=7)
         table.add_column("Message", overflow="fold", ratio=5)
