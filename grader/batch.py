@@ -15,17 +15,16 @@ import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable
 
 from . import __version__
 from .errors import UsageError
 from .grading import Options, grade
 from .intake import guess_student, sha256_file
 from .models import CheckResult, Grade, grade_from_json
-from .registry import Assignment, load, load_file
+from .registry import Assignment, load_file
 
 CACHE_DIR = ".cache"
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
 MODES = ("allclose", "exact", "shape", "set", "sequence", "scalar")
-DIAGNOSES = ("transposed", "permuted", "shifted", "flipped", "scaled", "sign")
+DIAGNOSES = ("transposed", "permuted", "shifted", "flipped", "sign")
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,6 @@ class Comparison:
     ok: bool
     message: str
     diagnosis: str | None = None  # one of DIAGNOSES or a registry-declared alternative name
-
-    @property
-    def right(self) -> bool:
-        return self.ok
 
 
 def as_array(value: Any) -> np.ndarray | None:
@@ -227,7 +223,6 @@ _ALT_MESSAGES = {
     "flipped": "this is a true convolution (flipped kernel), but the layer computes a cross-correlation",
     "denominator": "this is the Jacobian in denominator layout; the assignment asks for numerator layout",
     "sign": "the values have the wrong sign",
-    "scaled": "the values are off by a constant factor",
 }
 
 
@@ -239,5 +234,3 @@ def partial_credit(comparison: Comparison, partial: Mapping[str, float]) -> floa
         return float(partial[comparison.diagnosis])
     return 0.0
 
-
-Alternative = Callable[..., Any]

@@ -102,7 +102,7 @@ def _error_text(reply: Any, limit: float) -> str:
         # (and a probe killed after the grace period reports 0 s)
         return f"timed out after {limit:g} s" + (f" ({err})" if err else "")
     if status == "crashed":
-        return f"the process died while running it" + (f": {err}" if err else "")
+        return "the process died while running it" + (f": {err}" if err else "")
     if status == "not-run":
         return "not run (an earlier failure stopped the notebook's process)"
     return str(err) if err else status
@@ -118,6 +118,12 @@ def open_runner(hidden: tuple[str, ...] = ()) -> Iterator[SandboxRunner]:
     from .sandbox import SandboxServer
 
     hidden = tuple(hidden) + tuple(reference_folders())
+    # While the sandbox's children train on the cores, the grader's own judging (small
+    # tensors: a criterion on 8 outputs, a 12-unit LSTM per checkpoint) must not spread over
+    # them too: on 2 cores under load, 2 threads ran the seq_classification judge 40x slower.
+    import torch
+
+    torch.set_num_threads(1)
     threads = int(os.environ.get(ENV_THREADS, "1") or 1)
     with SandboxServer(hidden=list(hidden), threads=threads) as server:
         yield SandboxRunner(server)

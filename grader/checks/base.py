@@ -234,13 +234,6 @@ def rng_for(ctx: Context, check_id: str, public: bool) -> np.random.Generator:
     return rng
 
 
-def first_error(replies: Mapping[str, Reply]) -> str:
-    for name in sorted(replies):
-        if not replies[name].ok:
-            return replies[name].error or "the call failed"
-    return ""
-
-
 def hidden_error(reply: Reply) -> str:
     """A failed reply said without anything student code wrote (for hidden cases).
 

@@ -31,17 +31,6 @@ from .metrics import loss_spikes
 ALPHABET = " " + string.ascii_lowercase  # token 0 is the blank
 
 
-def _torch() -> Any:
-    """torch for judging in the grader's process, on one thread: the judge's tensors are
-    small, and with the sandbox children busy on the other cores extra threads only
-    contend (a small LSTM ran 40x slower on 2 threads than on 1 here)."""
-    import torch
-
-    if torch.get_num_threads() != 1:
-        torch.set_num_threads(1)
-    return torch
-
-
 def _seed(rng: np.random.Generator) -> int:
     return int(rng.integers(0, 2**31 - 1))
 
@@ -161,7 +150,7 @@ def shape_ok(criterion: str, shape: tuple[int, ...], batch: int) -> bool:
 
 def reference_loss(criterion: str, params: Mapping[str, Any], outputs: np.ndarray, labels: np.ndarray) -> float:
     """The loss the student's criterion should give on these outputs, computed here with torch."""
-    torch = _torch()
+    import torch
 
     out = torch.as_tensor(np.asarray(outputs, dtype=np.float64))
     y = torch.as_tensor(np.asarray(labels))
@@ -444,7 +433,7 @@ class TrainedInstance:
 
 def _simple_lstm_from(state: Mapping[str, np.ndarray]) -> Any:
     """The reference SimpleLSTM with the sizes the snapshot's weights imply, loaded with them."""
-    torch = _torch()
+    import torch
 
     from .solutions import load_solution_namespace
 
@@ -458,7 +447,7 @@ def _simple_lstm_from(state: Mapping[str, np.ndarray]) -> Any:
 def loss_curve(snapshots: list[Mapping[str, Any]], x: np.ndarray, y: np.ndarray) -> tuple[list[float], list[float]]:
     """Cross-entropy and accuracy of each snapshot on (x, y), computed here: the student's
     printed losses are never used."""
-    torch = _torch()
+    import torch
 
     xs = torch.as_tensor(x, dtype=torch.float32)
     target = torch.as_tensor(y.argmax(axis=1))

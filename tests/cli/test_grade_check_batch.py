@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import main
-from tests.cli.conftest import GOOD, WRONG, submission
+from tests.cli.conftest import WRONG, submission
 
 ON_TIME = "2025-02-25T20:00:00-05:00"
 

@@ -30,7 +30,7 @@ from tests.engine.conftest import Graded  # one helper for both suites
 
 from grader import registry
 from grader.grading import Options, grade, grade_notebook
-from grader.models import CheckResult, Grade
+from grader.models import CheckResult
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
