@@ -112,6 +112,28 @@ class Lateness:
 
 
 @dataclass(frozen=True)
+class Measure:
+    """The number a threshold check decided on, and its thresholds, for the calibration
+    report: the margin of a verdict is the distance from `value` to the nearest bound.
+    `bounds` are in the units of `value` (e.g. zero and full accuracy); `higher_is_better`
+    says which way the value must move to earn points. Provenance, not contract: JSON
+    shows it only with `--timings`, since its last digits may differ between machines."""
+
+    value: float
+    bounds: tuple[float, ...]
+    higher_is_better: bool = True
+    name: str = ""  # what value is, e.g. "accuracy on hidden data"
+
+    @property
+    def margin(self) -> float:
+        return min((abs(self.value - b) for b in self.bounds), default=float("inf"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"value": self.value, "bounds": list(self.bounds), "higher_is_better": self.higher_is_better,
+                "name": self.name}
+
+
+@dataclass(frozen=True)
 class CheckResult:
     id: str
     notebook: str
@@ -121,6 +143,7 @@ class CheckResult:
     message: str = ""
     seconds: float = 0.0
     public: bool = False
+    measure: Measure | None = None  # threshold checks only
 
     def to_json(self, with_seconds: bool = False) -> dict[str, Any]:
         out = {
@@ -133,6 +156,8 @@ class CheckResult:
         }
         if with_seconds:
             out["seconds"] = self.seconds
+            if self.measure is not None:
+                out["measure"] = self.measure.to_json()
         return out
 
 
@@ -224,7 +249,11 @@ def grade_from_json(data: dict[str, Any]) -> Grade:
                               valid=f["valid"], detail=f["detail"]) for f in data["files"]),
         checks=tuple(CheckResult(id=c["id"], notebook=c["notebook"], status=c["status"], points=c["points"],
                                  max_points=c["max_points"], message=c["message"], seconds=c.get("seconds", 0.0),
-                                 public=c.get("public", False)) for c in data["checks"]),
+                                 public=c.get("public", False),
+                                 measure=Measure(value=c["measure"]["value"], bounds=tuple(c["measure"]["bounds"]),
+                                                 higher_is_better=c["measure"]["higher_is_better"],
+                                                 name=c["measure"]["name"]) if c.get("measure") else None)
+                      for c in data["checks"]),
         manual=tuple(ManualItem(**m) for m in data["manual"]),
         raw_score=data["raw_score"], score=data["score"], max_score=data["max_score"], auto_max=data["auto_max"],
         verdict=data["verdict"], reason=data["reason"], grader_version=data["grader_version"],

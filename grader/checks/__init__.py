@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .base import CheckKind, Context, NotebookFacts, Reply, Request, Verdict, result_from
+from .base import CheckKind, Context, Measure, NotebookFacts, Reply, Request, Verdict, result_from
 from .behaviour import BehaviourKind
 from .function import FunctionKind
 from .integrity import IntegrityKind
@@ -28,5 +28,5 @@ def _validator(kind: CheckKind):
 
 PARAM_VALIDATORS = {name: _validator(kind) for name, kind in KINDS.items()}
 
-__all__ = ["KINDS", "PARAM_VALIDATORS", "CheckKind", "Context", "NotebookFacts", "Reply", "Request", "Verdict",
+__all__ = ["KINDS", "PARAM_VALIDATORS", "CheckKind", "Context", "Measure", "NotebookFacts", "Reply", "Request", "Verdict",
            "result_from"]

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 
 import numpy as np
 
-from ..models import CheckResult
+from ..models import CheckResult, Measure
 
 REF_PATTERN = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 PROBLEM = tuple[str, str, str]  # (key, problem, fix) for the registry's messages
@@ -72,6 +72,7 @@ class Verdict:
     fraction: float  # of the check's points, 0..1
     message: str
     status: str | None = None  # derived from fraction when None; "error" for student crashes
+    measure: Measure | None = None  # set by threshold checks (training, accuracy, spikes)
 
 
 class CheckKind(Protocol):
@@ -90,7 +91,8 @@ def result_from(check: Any, verdict: Verdict, seconds: float) -> CheckResult:
     status = verdict.status or ("pass" if fraction >= 1.0 else "fail" if fraction <= 0.0 else "partial")
     return CheckResult(id=check.id, notebook=check.notebook, status=status,
                        points=round(check.points * fraction, 4), max_points=check.points,
-                       message=verdict.message, seconds=round(seconds, 3), public=check.public)
+                       message=verdict.message, seconds=round(seconds, 3), public=check.public,
+                       measure=verdict.measure)
 
 
 # --------------------------------------------------------------------------- references

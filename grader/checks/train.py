@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .base import PROBLEM, Context, Reply, Request, Verdict, allowed_keys, check_ref, plain, resolve, rng_for
+from .base import Measure, PROBLEM, Context, Reply, Request, Verdict, allowed_keys, check_ref, plain, resolve, rng_for
 
 KEYS = ("model", "train", "driver", "data", "loader", "evaluate", "metric", "thresholds", "seed")
 
@@ -112,4 +112,5 @@ class TrainKind:
             trained += f"; training raised {err.get('type')}: {str(err.get('message', ''))[:200]}"
         if facts.get("budget_exhausted"):
             trained += " (the time budget ran out first)"
-        return Verdict(fraction, f"score {score:.3f} on hidden data (full marks at {full:g}, none at {zero:g}){trained}")
+        return Verdict(fraction, f"score {score:.3f} on hidden data (full marks at {full:g}, none at {zero:g}){trained}",
+                       measure=Measure(score, (zero, full), name="metric on hidden data"))
