@@ -34,6 +34,7 @@ The `theory:` block (all sections optional; a term lists the ones its text has):
         task: temporal order (Q, R, S, U)   # optional, shown in the question
       ids:                     # question slot -> id in this term's text; null drops it
         gated_rnn_step_jacobians: null
+      points: {"1.1(a)": 2, "1.1(b)": 3}   # question id -> points (what `grader theory` suggests)
 
 Slots and their default ids (Spring 2025's numbering) are in `SLOTS`; a slot whose section
 is missing is not asked. Invalid values raise `KeyConfigError` naming the dotted key inside
@@ -89,7 +90,7 @@ SLOTS: dict[str, tuple[str, str]] = {
 }
 
 SECTIONS = ("conv2d", "conv1d", "gated_rnn", "attention_rnn", "loss_curves")
-TOP_KEYS = ("layout",) + SECTIONS + ("ids",)
+TOP_KEYS = ("layout",) + SECTIONS + ("ids", "points")
 CONV2D_KEYS = ("input", "kernel", "stride", "padding", "dilation", "general_kernel")
 CONV1D_KEYS = ("channels", "length", "kernel", "stride", "padding", "dilation", "filters")
 
@@ -630,4 +631,99 @@ def answer_key(theory: Mapping[str, Any]) -> tuple[Answer, ...]:
     ]
     answers = [a for build in builders for a in build()]
     order = {slot: n for n, slot in enumerate(SLOTS)}
-    return tuple(sorted(answers, key=lambda a: order[a.slot]))
+    answers.sort(key=lambda a: order[a.slot])
+    _points_block(theory, [a.id for a in answers])
+    return tuple(answers)
+
+
+# --------------------------------------------------------------------------- checkable items
+
+# Names students give the formula's variables (the engine maps them to the key's names).
+_VARIABLES = {"H": ("H_in", "H_{in}"), "W": ("W_in", "W_{in}"), "P": ("p",), "S": ("s",), "D": ("d",),
+              "K": ("k",), "H_K": ("HK", "K_H", "KH", "H_k", "k_h", "K_h", "k_H", "Kh", "kh"),
+              "W_K": ("WK", "K_W", "KW", "W_k", "k_w", "K_w", "k_W", "Kw", "kw")}
+_RANGES = {"H": (20, 80), "W": (20, 80), "K": (1, 7), "H_K": (1, 7), "W_K": (1, 7), "P": (0, 3), "S": (1, 5),
+           "D": (1, 3)}
+_EXAMPLE = (42, 42, 42)  # the course's "example answer format" R^{42 x 42 x 42}: never an answer
+_SUBJECTS = {  # what each shape is of, as the text before `∈ R^{...}` reads (normalised text)
+    "conv1d_output": r"(?<!∂)(?<!∂ )\bf\s*_?\s*\{?\s*[wW]\s*\}?\s*\(\s*x\s*\)\s*\)?[^,;∂]{0,20}$",
+    "conv1d_jacobian_weight": r"∂\s*W\s*\)*[^,;∂]{0,25}$",
+    "conv1d_jacobian_input": r"∂\s*x\s*\)*[^,;∂]{0,25}$",
+    "conv1d_grad_weight": r"∂\s*(?:ℓ|l|L)\s*\)*\s*/\s*\(*\s*∂\s*W\s*\)*[^,;∂]{0,25}$",
+    "gated_rnn_gate_dimension": r"\bc\s*(?:\[\s*t\s*\]|_t|\(t\))?[^,;]{0,25}$",
+}
+_PROSE_SLOTS = {"gated_rnn_diagram": "figure", "attention_rnn_k": "prose", "attention_rnn_inf": "prose",
+                "gated_rnn_step_jacobians": "prose", "gated_rnn_gradient_stability": "prose",
+                "attention_rnn_step_jacobian": "prose", "attention_rnn_state_grad": "prose",
+                "loss_spikes_cause": "prose", "loss_spikes_above_initial": "prose", "loss_spikes_fixes": "prose"}
+
+
+def _points_block(theory: Mapping[str, Any], ids: Sequence[str]) -> dict[str, float]:
+    raw = _mapping(theory.get("points") or {}, "points")
+    out: dict[str, float] = {}
+    for key, value in raw.items():
+        if str(key) not in ids:
+            close = difflib.get_close_matches(str(key), list(ids), n=1)
+            raise KeyConfigError(f"points.{key}", "is not a question id of this block",
+                                 (f"did you mean `{close[0]}`? " if close else "") + f"ids: {', '.join(ids)}")
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or value < 0:
+            raise KeyConfigError(f"points.{key}", f"must be a number >= 0, got {_show(value)}", "write e.g. 2 or 2.5")
+        out[str(key)] = float(value)
+    return out
+
+
+def theory_items(theory: Mapping[str, Any]):
+    """The key as the theory checker reads it: one `grader.theory.ItemSpec` per question,
+    saying what kind of answer it expects (dims, a tensor shape, a formula, numbers, prose)
+    and its points (the block's `points:`). Raises KeyConfigError like `answer_key`."""
+    from grader.theory.spec import Alternative, ItemSpec
+
+    answers = answer_key(theory)
+    points = _points_block(theory, [a.id for a in answers])
+    layout = theory.get("layout", "numerator")
+    other = "denominator" if layout == "numerator" else "numerator"
+    conv2d = _conv2d(theory["conv2d"]) if theory.get("conv2d") else None
+    conv1d = _conv1d(theory["conv1d"]) if theory.get("conv1d") else None
+    specs = []
+    for a in answers:
+        base = dict(id=a.id, question=a.question, points=points.get(a.id, 0.0))
+        slot = a.slot
+        if slot == "conv2d_output":
+            spec = ItemSpec(kind="dims", expected=list(a.value), given=(conv2d["input"], conv2d["kernel"]),
+                            shown=a.dimension, **base)
+        elif slot == "conv_output_shape":
+            square = conv2d["general_kernel"] == "square"
+            kh, kw = ("K", "K") if square else ("H_K", "W_K")
+            names = ["H", "W", "P", "S", "D"] + sorted({kh, kw})
+            spec = ItemSpec(kind="formula", expected=f"floor((H + 2P - D({kh} - 1) - 1)/S) + 1",
+                            also=f"floor((W + 2P - D({kw} - 1) - 1)/S) + 1",
+                            variables={n: _VARIABLES[n] for n in names}, ranges={n: _RANGES[n] for n in names},
+                            shown=str(a.value), hand_part="the channel count F", **base)
+        elif slot in ("conv1d_output", "conv1d_jacobian_weight", "conv1d_jacobian_input", "conv1d_grad_weight"):
+            given = (conv1d["x"].shape, _EXAMPLE) + ((conv1d["W"].shape,) if slot != "conv1d_grad_weight" else ())
+            alts = ()
+            if a.blocks is not None:
+                wrt = conv1d["W"].shape if slot == "conv1d_jacobian_weight" else conv1d["x"].shape
+                swapped = jacobian_blocks(conv1d["out_shape"], wrt, other)
+                alts = (Alternative([s for b in swapped for s in b], f"{other} layout"),)
+            spec = ItemSpec(kind="shape", expected=list(a.shape), given=given, alternatives=alts,
+                            shown=a.dimension, hand_part="the expression", subject=_SUBJECTS[slot], **base)
+        elif slot == "gated_rnn_gate_dimension":
+            spec = ItemSpec(kind="shape", expected=["m"], shown=a.dimension, subject=_SUBJECTS[slot], **base)
+        elif slot == "gated_rnn_grad_wx":
+            spec = ItemSpec(kind="shape", expected=["m", "n"], permuted_credit=1.0, shown=a.dimension,
+                            hand_part="the expression and the forward/backward similarity", **base)
+        elif slot == "attention_weights_dimension":
+            spec = ItemSpec(kind="shape", expected=[a.value], shown=a.dimension, **base)
+        elif slot == "initial_loss_accuracy":
+            spec = ItemSpec(kind="numbers", expected=list(a.value),
+                            shown=f"loss ln {theory['loss_curves']['classes']} = {a.value[0]:.3f}, "
+                                  f"accuracy {a.value[1]:.3g}", hand_part="the explanation", **base)
+        else:
+            spec = ItemSpec(kind=_PROSE_SLOTS.get(slot, "prose"), shown=_value_text(a.value), **base)
+        specs.append(spec)
+    return tuple(specs)
+
+
+def _value_text(value: Any) -> str:
+    return value if isinstance(value, str) else repr(value)
