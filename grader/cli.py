@@ -224,6 +224,52 @@ def key(ctx: click.Context, assignment_id: str, as_json: bool) -> None:
         _console().print(key_table(a, answers))
 
 
+@main.command("theory")
+@click.argument("submission", metavar="SUBMISSION.zip|THEORY.pdf")
+@assignment_option
+@json_option
+@click.pass_context
+@handles_errors
+def theory_cmd(ctx: click.Context, submission: str, assignment: str | None, as_json: bool) -> None:
+    """Pre-grade the theory PDF against the answer key: right / wrong / not found / by hand.
+
+    Reads the PDF's text (or the PDF inside a submission zip), finds each question by its
+    label and checks dimensions, shapes, numbers and formulas; prose answers are shown for
+    the TA. Exit status 1 when an answer is wrong or not found, or the PDF has no text.
+    """
+    import tempfile
+
+    from .key import KeyConfigError, theory_items
+    from .report.jsonout import normalise
+    from .report.theory_view import theory_table
+    from .theory import check_pdf, pdf_from_zip
+
+    path = Path(submission)
+    if not path.is_file():
+        raise UsageError(f"{submission}: no such file")
+    a = _load_assignment(ctx, assignment)
+    if not a.theory:
+        raise UsageError(f"{a.id} has no `theory:` block in {a.source}")
+    try:
+        specs = theory_items(a.theory)
+    except KeyConfigError as exc:
+        raise UsageError(f"{a.source}: theory.{exc}") from None
+    with tempfile.TemporaryDirectory(prefix="hw2-theory-") as tmp:
+        pdf = path
+        if path.suffix.lower() == ".zip":
+            names = tuple(f.name for f in a.submission.files if f.kind == "pdf")
+            pdf = pdf_from_zip(path, names, Path(tmp)) or Path(tmp) / "missing.pdf"
+            if not pdf.exists():
+                pdf.write_bytes(b"")  # read as "not a PDF": every question by hand, said once
+        report = check_pdf(pdf, specs, a.id, file=path.name)
+    if as_json:
+        click.echo(json.dumps(normalise(report.to_json()), indent=2, ensure_ascii=False))
+    else:
+        _console().print(theory_table(report))
+    bad = not report.has_text or any(i.status in ("wrong", "not-found") for i in report.items)
+    sys.exit(ExitStatus.PROBLEMS if bad else ExitStatus.OK)
+
+
 @main.command("bundle")
 @click.argument("assignment_id", metavar="ID")
 @click.argument("out", metavar="OUT.zip", type=click.Path(dir_okay=False))
