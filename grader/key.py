@@ -646,11 +646,11 @@ _RANGES = {"H": (20, 80), "W": (20, 80), "K": (1, 7), "H_K": (1, 7), "W_K": (1, 
            "D": (1, 3)}
 _EXAMPLE = (42, 42, 42)  # the course's "example answer format" R^{42 x 42 x 42}: never an answer
 _SUBJECTS = {  # what each shape is of, as the text before `∈ R^{...}` reads (normalised text)
-    "conv1d_output": r"(?<!∂)(?<!∂ )\bf\s*_?\s*\{?\s*[wW]\s*\}?\s*\(\s*x\s*\)\s*\)?[^,;∂]{0,20}$",
-    "conv1d_jacobian_weight": r"∂\s*W\s*\)*[^,;∂]{0,25}$",
-    "conv1d_jacobian_input": r"∂\s*x\s*\)*[^,;∂]{0,25}$",
-    "conv1d_grad_weight": r"∂\s*(?:ℓ|l|L)\s*\)*\s*/\s*\(*\s*∂\s*W\s*\)*[^,;∂]{0,25}$",
-    "gated_rnn_gate_dimension": r"\bc\s*(?:\[\s*t\s*\]|_t|\(t\))?[^,;]{0,25}$",
+    "conv1d_output": r"(?<!∂)(?<!∂ )\bf\s*_?\s*\{?\s*[wW]\s*\}?\s*\(\s*x\s*\)\s*\)?[^,;∂.?]{0,20}$",
+    "conv1d_jacobian_weight": r"∂\s*W\s*\)*[^,;∂.?]{0,25}$",
+    "conv1d_jacobian_input": r"∂\s*x\s*\)*[^,;∂.?]{0,25}$",
+    "conv1d_grad_weight": r"∂\s*(?:ℓ|l|L)\s*\)*\s*/\s*\(*\s*∂\s*W\s*\)*[^,;∂.?]{0,25}$",
+    "gated_rnn_gate_dimension": r"\bc\s*(?:\[\s*t\s*\]|_t|\(t\))?[^,;.?]{0,25}$",
 }
 _PROSE_SLOTS = {"gated_rnn_diagram": "figure", "attention_rnn_k": "prose", "attention_rnn_inf": "prose",
                 "gated_rnn_step_jacobians": "prose", "gated_rnn_gradient_stability": "prose",

@@ -64,8 +64,8 @@ def _is_given(sizes: Sequence[Any], spec: ItemSpec) -> bool:
 def _judge_sizes(spec: ItemSpec, cands: list[parse.Candidate], doc: Document, prefer_last: bool) -> ItemResult:
     expected = tuple(spec.expected)
     pool = [c for c in cands if not _is_given(c.value, spec)]
-    if spec.subject:
-        about = [c for c in pool if re.search(spec.subject, doc.text[max(0, c.pos - SUBJECT):c.pos])]
+    if spec.subject:  # a shape said to be of the question's subject is the answer, even if it repeats a given
+        about = [c for c in cands if re.search(spec.subject, doc.text[max(0, c.pos - SUBJECT):c.pos])]
         pool = about or pool
     if not pool:
         note = "no answer of this kind in the passage" + (f" (only the question's own values)" if cands else "")

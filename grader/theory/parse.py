@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 # --------------------------------------------------------------------------- dims and shapes
 
 _SEP = r"\s*(?:×|\*|(?<=[\d\s)])[xX](?=[\s\d(])|\bby\b)\s*"
-_DIMS = re.compile(rf"(?<![\w.^])(\d+)((?:{_SEP}\d+)+)(?![\w.]|\s*/)")
+_DIMS = re.compile(rf"(?<![\w.^])(\d+)((?:{_SEP}\d+)+)(?![\w]|\.\d|\s*/)")
 
 
 @dataclass(frozen=True)

@@ -141,8 +141,18 @@ def _full_pattern(section: str, parts: tuple[str, ...]) -> re.Pattern[str] | Non
     return re.compile(rf"(?<![\d.])(?:{body}){tail}")
 
 
+def _bound(text: str, pos: int, section: str, sections: set[str]) -> int:
+    """The first heading of another section after `pos`: a part label is never looked for past it."""
+    ends = [len(text)]
+    for other in sections - {section}:
+        m = section_pattern(other).search(text, pos)
+        if m:
+            ends.append(m.start())
+    return min(ends)
+
+
 def _by_parts(text: str, cursor: int, section: str, parts: tuple[str, ...],
-              prev: tuple[str, tuple[str, ...]]) -> tuple[int, int, int] | None:
+              prev: tuple[str, tuple[str, ...]], sections: set[str]) -> tuple[int, int, int] | None:
     """The label as a section marker then part markers, each after the one before.
 
     A section marker that leads nowhere (its parts are not after it) is ignored: many
@@ -160,8 +170,9 @@ def _by_parts(text: str, cursor: int, section: str, parts: tuple[str, ...],
     for pos, first in starts:
         ok = True
         label = None
+        end = _bound(text, pos, section, sections) if section else len(text)
         for part in parts[same:]:
-            pm = _search(_part_pattern(part), text, pos)
+            pm = _search(_part_pattern(part), text, pos, end)
             if not pm:
                 ok = False
                 break
@@ -192,8 +203,8 @@ def _label_at(text: str, pos: int) -> bool:
     return True
 
 
-def _search(pattern: re.Pattern[str], text: str, pos: int) -> re.Match[str] | None:
-    for m in pattern.finditer(text, pos):
+def _search(pattern: re.Pattern[str], text: str, pos: int, end: int) -> re.Match[str] | None:
+    for m in pattern.finditer(text, pos, end):
         if _label_at(text, m.start()):
             return m
     return None
@@ -213,6 +224,7 @@ def locate(doc: Document, labels: list[str], max_len: int = 4000) -> list[Passag
     found: list[tuple[int, int, int] | None] = []
     cursor = 0
     prev: tuple[str, tuple[str, ...]] = ("", ())
+    sections = {split_label(label)[0] for label in labels} - {""}
     for label in labels:
         section, parts = split_label(label)
         hit: tuple[int, int, int] | None = None
@@ -221,7 +233,7 @@ def locate(doc: Document, labels: list[str], max_len: int = 4000) -> list[Passag
         if m:
             hit = (m.start(), m.end(), m.start())
         else:
-            hit = _by_parts(text, cursor, section, parts, prev)
+            hit = _by_parts(text, cursor, section, parts, prev, sections)
         found.append(hit)
         if hit:
             cursor = hit[1]
