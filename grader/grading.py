@@ -256,6 +256,7 @@ def _grade_after_precheck(pc: Precheck, assignment: Assignment, options: Options
         if pen:
             penalties.append(pen)
 
+    theory = _theory(assignment, sub) if verdict == "graded" else None
     order = {c.id: i for i, c in enumerate(assignment.checks)}
     results.sort(key=lambda r: order.get(r.id, len(order)))
     raw = round(sum(r.points for r in results), 4)
@@ -267,8 +268,30 @@ def _grade_after_precheck(pc: Precheck, assignment: Assignment, options: Options
         files=sub.files, checks=tuple(results), manual=assignment.manual if verdict == "graded" else (), raw_score=raw, score=score,
         max_score=assignment.max_score, auto_max=sum(c.points for c in checks), verdict=verdict, reason=reason,
         grader_version=__version__, registry_hash=assignment.registry_hash, submission_hash=sub.sha256,
-        timings=tuple(timings),
+        timings=tuple(timings), theory=theory,
     )
+
+
+def _theory(assignment: Assignment, sub: Any) -> Any:
+    """The theory PDF pre-graded against the key (suggestions for the TAs; not in the score).
+    None when the assignment has no key or no PDF rule. Never raises for the PDF."""
+    if not assignment.theory:
+        return None
+    rule = next((f for f in assignment.submission.files if f.kind == "pdf"), None)
+    if rule is None:
+        return None
+    from .key import theory_items
+    from .theory import check_pdf
+
+    specs = theory_items(assignment.theory)
+    found = sub.file(rule.name)
+    if found is None or not found.present or not found.path:
+        from .theory.pdftext import PdfText
+        from .theory import check_text
+
+        return check_text(PdfText((), "broken", f"`{rule.name}` is missing from the zip: grade by hand"),
+                          specs, assignment.id, rule.name)
+    return check_pdf(Path(found.path), specs, assignment.id, file=rule.name)
 
 
 def grade_json_bytes(grade_: Grade) -> bytes:

@@ -172,6 +172,16 @@ class ManualItem:
 
 
 @dataclass(frozen=True)
+class ManualScore:
+    """Points a TA gave one hand-graded item (`batch --manual`), with the comment for the student."""
+
+    id: str
+    points: float
+    max_points: float
+    comment: str = ""
+
+
+@dataclass(frozen=True)
 class Grade:
     """One submission, graded. Renderers read it; they decide nothing.
 
@@ -201,6 +211,20 @@ class Grade:
     registry_hash: str = ""
     submission_hash: str = ""
     timings: tuple[tuple[str, float], ...] = field(default=())
+    theory: Any = None  # grader.theory.TheoryReport: the theory PDF pre-graded against the key
+    manual_scores: tuple["ManualScore", ...] = ()  # the TAs' points (`batch --manual`)
+
+    @property
+    def manual_points(self) -> float:
+        return round(sum(m.points for m in self.manual_scores), 4)
+
+    @property
+    def final_score(self) -> float:
+        """Automatic + the TAs' points - penalties (0 when not accepted): what goes to the LMS."""
+        if not self.accepted:
+            return 0.0
+        percent = sum(p.percent for p in self.penalties)
+        return round(max(0.0, self.raw_score + self.manual_points - percent * self.max_score / 100.0), 4)
 
     def to_json(self, with_timings: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -227,6 +251,11 @@ class Grade:
             "registry_hash": self.registry_hash,
             "submission_hash": self.submission_hash,
         }
+        if self.theory is not None:
+            out["theory"] = self.theory.to_json()
+        if self.manual_scores:
+            out["manual_scores"] = [asdict(m) for m in self.manual_scores]
+            out["final_score"] = self.final_score
         if with_timings:
             out["timings"] = dict(self.timings)
             out["lateness"] = asdict(self.lateness) if self.lateness else None
@@ -259,4 +288,14 @@ def grade_from_json(data: dict[str, Any]) -> Grade:
         verdict=data["verdict"], reason=data["reason"], grader_version=data["grader_version"],
         registry_hash=data["registry_hash"], submission_hash=data["submission_hash"],
         timings=tuple((k, v) for k, v in (data.get("timings") or {}).items()),
+        theory=_theory_from_json(data.get("theory")),
+        manual_scores=tuple(ManualScore(**m) for m in data.get("manual_scores", ())),
     )
+
+
+def _theory_from_json(data: dict[str, Any] | None) -> Any:
+    if not data:
+        return None
+    from .theory.spec import report_from_json
+
+    return report_from_json(data)

@@ -219,7 +219,11 @@ def score_table(grade: Grade) -> Table:
         final_note,
     )
     manual = sum(m.points for m in grade.manual)
-    if manual:
+    if grade.manual_scores:
+        grid.add_row("By hand", f"+{num(grade.manual_points)}", "the TAs' points (--manual)")
+        grid.add_row(Text("With hand grading", style="bold"), Text(points(grade.final_score, grade.max_score),
+                                                                  style="bold"), "")
+    elif manual:
         grid.add_row("By hand", f"+{num(manual)}", "not included above")
     return grid
 
@@ -240,6 +244,10 @@ def grade_view(grade: Grade) -> Group:
     ):
         if extra is not None:
             parts.append(extra)
+    if grade.theory is not None:
+        from .theory_view import theory_table
+
+        parts.append(theory_table(grade.theory))
     parts.append(score_table(grade))
     return Group(*parts)
 

@@ -2,8 +2,12 @@
 
 Columns, in this order:
     student, zip, verdict, <one column per notebook, sorted by name>,
-    penalty_percent, penalties, raw_score, score, max_score, reason
+    penalty_percent, penalties, raw_score, score, max_score, reason,
+    theory_suggested, manual_points, final_score
 
+- `theory_suggested`: the points `grader theory` suggests for the theory PDF (empty when the
+  assignment has no key); `manual_points`: the TAs' points from `batch --manual` and
+  `final_score` = raw_score + manual_points - penalties (both empty without `--manual`);
 - notebook columns are the union of the notebooks of all grades' checks, sorted, so the same
   batch always gives the same header; a cell holds that notebook's points, or is empty when
   the submission has no checks for it (rejected, not accepted);
@@ -32,7 +36,8 @@ __all__ = ["FIXED_BEFORE", "FIXED_AFTER", "notebook_columns", "gradebook_header"
            "gradebook_csv", "write_gradebook"]
 
 FIXED_BEFORE = ("student", "zip", "verdict")
-FIXED_AFTER = ("penalty_percent", "penalties", "raw_score", "score", "max_score", "reason")
+FIXED_AFTER = ("penalty_percent", "penalties", "raw_score", "score", "max_score", "reason",
+               "theory_suggested", "manual_points", "final_score")
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -87,6 +92,9 @@ def gradebook_rows(grades: Iterable[Grade], *, safe: bool = True) -> tuple[list[
                 _num(g.score),
                 _num(g.max_score),
                 _text(g.reason, safe),
+                _num(g.theory.suggested_total) if g.theory is not None else "",
+                _num(g.manual_points) if g.manual_scores else "",
+                _num(g.final_score) if g.manual_scores else "",
             ]
         )
     return header, rows

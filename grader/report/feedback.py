@@ -49,6 +49,28 @@ def _code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+def _theory_section(report) -> list[str]:
+    """The theory pre-check: what the key could check, as suggestions (the TA decides)."""
+    out = ["## Theory answers checked against the key", ""]
+    if not report.has_text:
+        out += [f"{_block(report.reason)}", ""]
+        return out
+    out.append("Suggested points only: a TA reviews every answer. Prose answers are graded by hand.")
+    out.append("")
+    for i in report.items:
+        if i.status == "by-hand":
+            continue
+        pts = "" if i.suggested_points is None else f" ({points(i.suggested_points, i.points)})"
+        line = f"- {_code(i.id)} **{i.status}**{pts}: expected {_code(i.expected)}"
+        if i.found:
+            line += f"; read on page {i.page}: {_code(i.found)}" if i.page else f"; read {_code(i.found)}"
+        if i.note:
+            line += f" ({_block(i.note)})"
+        out.append(line)
+    out.append("")
+    return out
+
+
 def feedback_markdown(grade: Grade) -> str:
     """The feedback document (ends with one newline)."""
     out: list[str] = []
@@ -112,7 +134,18 @@ def feedback_markdown(grade: Grade) -> str:
             out.append(line)
         out.append("")
 
-    if grade.manual:
+    if grade.manual_scores:
+        out.append("## Graded by hand")
+        out.append("")
+        for m in grade.manual_scores:
+            line = f"- {_code(m.id)}: {num(m.points)}/{num(m.max_points)}"
+            if m.comment:
+                line += f": {_block(m.comment)}"
+            out.append(line)
+        out.append("")
+        out.append(f"**Final score (automatic + by hand - penalties): {points(grade.final_score, grade.max_score)}**")
+        out.append("")
+    elif grade.manual:
         out.append("## Graded by hand")
         out.append("")
         out.append(f"These {num(manual_total)} points are not in the score above; a TA grades them.")
@@ -121,5 +154,8 @@ def feedback_markdown(grade: Grade) -> str:
             where = f" ({md_escape(m.file)})" if m.file else ""
             out.append(f"- {_block(m.description)}: {num(m.points)} points{where}")
         out.append("")
+
+    if grade.theory is not None:
+        out.extend(_theory_section(grade.theory))
 
     return "\n".join(out).rstrip("\n") + "\n"

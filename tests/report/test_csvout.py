@@ -17,6 +17,7 @@ from .conftest import CNN, RNN, make_grade
 HEADER = [
     "student", "zip", "verdict", CNN, RNN,
     "penalty_percent", "penalties", "raw_score", "score", "max_score", "reason",
+    "theory_suggested", "manual_points", "final_score",
 ]
 
 
@@ -103,7 +104,7 @@ def test_deterministic_and_rounded(all_grades):
     assert gradebook_csv(all_grades) == gradebook_csv(list(reversed(all_grades)))
     g = make_grade(raw_score=200 / 3, score=-0.0)
     _, rows = gradebook_rows([g])
-    assert rows[0][-4] == "66.6667" and rows[0][-3] == "0"
+    assert rows[0][-7] == "66.6667" and rows[0][-6] == "0"
 
 
 def test_empty_batch():
