@@ -246,25 +246,38 @@ def file_stem(g: Grade, taken: set[str]) -> str:
     return stem
 
 
-def write_outputs(grades: Iterable[Grade], out_dir: Path) -> dict[str, Path]:
-    """grades.csv, grades.json, feedback/<id>.md, gradescope/<id>/results.json, histogram.png."""
+def write_atomic(path: Path, text: str) -> Path:
+    """Write a whole file or nothing: a temp file beside it, then a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def write_outputs(grades: Iterable[Grade], out_dir: Path, lms_item: str | None = None) -> dict[str, Path]:
+    """grades.csv, grades.json, theory.csv, brightspace.csv and lms.csv, feedback/<id>.md,
+    gradescope/<id>/results.json, histogram.png; every file written whole (temp + rename)."""
     from .report.csvout import write_gradebook
     from .report.feedback import feedback_markdown
     from .report.gradescope import write_results
     from .report.jsonout import grades_json
+    from .report.lms import brightspace_csv, plain_csv, theory_csv
     from .report.plots import histogram_png
 
     grades = list(grades)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"csv": write_gradebook(grades, out_dir / "grades.csv")}
-    (out_dir / "grades.json").write_text(grades_json(grades))
-    paths["json"] = out_dir / "grades.json"
+    paths["json"] = write_atomic(out_dir / "grades.json", grades_json(grades))
+    if any(g.theory is not None for g in grades):
+        paths["theory"] = write_atomic(out_dir / "theory.csv", theory_csv(grades))
+    item = lms_item or (grades[0].assignment if grades else "grade")
+    paths["brightspace"] = write_atomic(out_dir / "brightspace.csv", brightspace_csv(grades, item))
+    paths["lms"] = write_atomic(out_dir / "lms.csv", plain_csv(grades, item))
     taken: set[str] = set()
     for g in grades:
         stem = file_stem(g, taken)
-        fb = out_dir / "feedback" / f"{stem}.md"
-        fb.parent.mkdir(parents=True, exist_ok=True)
-        fb.write_text(feedback_markdown(g))
+        write_atomic(out_dir / "feedback" / f"{stem}.md", feedback_markdown(g))
         write_results(g, out_dir / "gradescope" / stem / "results.json")
     paths["feedback"] = out_dir / "feedback"
     paths["gradescope"] = out_dir / "gradescope"

@@ -462,12 +462,18 @@ def check(ctx: click.Context, submission: str, assignment: str | None, submitted
               help="Where grades.csv, grades.json, feedback/ and gradescope/ go.")
 @click.option("--force", is_flag=True, help="Regrade even when the cache says nothing changed.")
 @click.option("--only", metavar="STUDENT", default=None, help="Regrade only this student id.")
+@click.option("--manual", "manual_csv", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="CSV of the TAs' points: net_id,item,points[,comment] (items of the registry's manual: list). "
+                   "Final score = automatic + manual - penalties. Checked whole before anything is graded.")
+@click.option("--lms-item", default=None, metavar="NAME",
+              help="Grade item name in brightspace.csv and lms.csv (default: the assignment id).")
 @seed_option
 @json_option
 @click.pass_context
 @handles_errors
 def batch(ctx: click.Context, folder: str, assignment: str | None, timestamps: str | None, extensions: str | None,
-          workers: int, out_dir: str, force: bool, only: str | None, seed: int | None, as_json: bool) -> None:
+          workers: int, out_dir: str, force: bool, only: str | None, manual_csv: str | None, lms_item: str | None,
+          seed: int | None, as_json: bool) -> None:
     """Grade every zip in FOLDER into a gradebook (CSV, JSON, feedback, Gradescope results).
 
     One broken or hostile submission never stops the batch. A re-run skips submissions
@@ -487,6 +493,11 @@ def batch(ctx: click.Context, folder: str, assignment: str | None, timestamps: s
     items = plan(zips, a, options)
     if only and not any(i.guessed_student == only.lower() for i in items):
         raise UsageError(f"--only {only}: no zip of that student in {folder}")
+    manual_scores = None
+    if manual_csv:
+        from .manual import read_manual_csv
+
+        manual_scores = read_manual_csv(Path(manual_csv), a.manual, [i.guessed_student for i in items])
     out = Path(out_dir)
     bopts = BatchOptions(workers=workers, force=force, only=only, grade_options=options)
     failures = 0
@@ -505,16 +516,22 @@ def batch(ctx: click.Context, folder: str, assignment: str | None, timestamps: s
                 bar.update(task, advance=1, failed=failures)
 
         result = run_batch(items, a, out, bopts, on_done=on_done)
-    paths = write_outputs(result.grades, out)
-    summary = summarize(result.grades)
+    grades = result.grades
+    if manual_scores is not None:
+        from .manual import with_manual
+
+        grades = tuple(with_manual(g, manual_scores, a.manual) for g in grades)
+    paths = write_outputs(grades, out, lms_item)
+    summary = summarize(grades)
     if as_json:
-        click.echo(json.dumps({"out": str(out), "count": len(result.grades), "cached": result.cached,
+        click.echo(json.dumps({"out": str(out), "count": len(grades), "cached": result.cached,
                                "graded": result.graded, "crashed": result.crashed,
                                "files": {k: str(v) for k, v in paths.items()}}, indent=2))
     else:
         _console().print(summary_view(summary))
-        click.echo(f"{len(result.grades)} submissions ({result.cached} from cache) -> {out}/grades.csv, "
-                   f"{out}/grades.json, {out}/feedback/, {out}/gradescope/" +
+        click.echo(f"{len(grades)} submissions ({result.cached} from cache) -> {out}/grades.csv, "
+                   f"{out}/grades.json, {out}/brightspace.csv, {out}/lms.csv, {out}/feedback/, {out}/gradescope/" +
+                   (f", {paths['theory']}" if "theory" in paths else "") +
                    (f", {paths['histogram']}" if "histogram" in paths else ""))
     sys.exit(ExitStatus.OK if result.crashed == 0 else ExitStatus.PROBLEMS)
 

@@ -327,21 +327,14 @@ def find_formulas(text: str, aliases: Mapping[str, str], names: set[str],
     out: list[Candidate] = []
     seen: set[int] = set()
     for run in _FORMULA_CHARS.finditer(text):
-        pieces = [(run.start(), run.group(0))]
-        for eq in re.finditer("=", text[run.end():run.end() + 1]):
-            pass
-        for start, chunk in pieces:
-            words = list(re.finditer(r"\S+", chunk))
-            for w in words:
-                begin = w.start()
-                sub = chunk[begin:].rstrip(" .")
-                tree = _longest(sub, aliases, names)
-                if tree is not None and keep(tree[0]):
-                    pos = start + begin
-                    if pos not in seen:
-                        seen.add(pos)
-                        out.append(Candidate(tree[0], tree[1], pos))
-                    break
+        for w in re.finditer(r"\S+", run.group(0)):
+            tree = _longest(run.group(0)[w.start():].rstrip(" ."), aliases, names)
+            if tree is not None and keep(tree[0]):
+                pos = run.start() + w.start()
+                if pos not in seen:
+                    seen.add(pos)
+                    out.append(Candidate(tree[0], tree[1], pos))
+                break
     for eq in re.finditer(r"=", text):
         m = _FORMULA_CHARS.match(text, eq.end())
         if not m:
@@ -357,7 +350,7 @@ def _longest(sub: str, aliases: Mapping[str, str], names: set[str]) -> tuple[Tre
     """The longest prefix of `sub` (cut at spaces or operators) that parses."""
     cuts = sorted({len(sub)} | {m.start() for m in re.finditer(r"\s|(?<=[)\]⌋⌉])", sub)}, reverse=True)
     for cut in cuts[:40]:
-        piece = sub[:cut].strip()
+        piece = sub[:cut].strip().rstrip(".,;:").strip()
         if len(piece) < 3:
             break
         try:
