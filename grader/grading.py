@@ -256,7 +256,8 @@ def _grade_after_precheck(pc: Precheck, assignment: Assignment, options: Options
         if pen:
             penalties.append(pen)
 
-    theory = _theory(assignment, sub) if verdict == "graded" else None
+    # The theory pre-check shows the key's answers: TAs' runs only, never the students' self-check.
+    theory = _theory(assignment, sub) if verdict == "graded" and not options.public_only else None
     order = {c.id: i for i, c in enumerate(assignment.checks)}
     results.sort(key=lambda r: order.get(r.id, len(order)))
     raw = round(sum(r.points for r in results), 4)
@@ -286,8 +287,7 @@ def _theory(assignment: Assignment, sub: Any) -> Any:
     specs = theory_items(assignment.theory)
     found = sub.file(rule.name)
     if found is None or not found.present or not found.path:
-        from .theory.pdftext import PdfText
-        from .theory import check_text
+        from .theory import PdfText, check_text
 
         return check_text(PdfText((), "broken", f"`{rule.name}` is missing from the zip: grade by hand"),
                           specs, assignment.id, rule.name)

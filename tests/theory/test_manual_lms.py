@@ -125,3 +125,14 @@ def test_brightspace_and_plain_exports(registry_dir, batch_dir, tmp_path):
     assert lines[0] == "Username,HW2 Points Grade,End-of-Line Indicator"
     assert lines[1:] == ["abc123,40,#", "def456,0,#", "ghi789,0,#"]
     assert paths["lms"].read_text().splitlines()[:2] == ["SIS Login ID,HW2", "abc123,40"]
+
+
+def test_students_self_check_never_sees_the_key(registry_dir, batch_dir):
+    from grader.grading import grade
+
+    a = registry.load("theory-demo", [str(registry_dir)])
+    when = datetime(2022, 3, 1, tzinfo=timezone.utc)
+    ta = grade(batch_dir / "abc123.zip", a, Options(submitted_at=when))
+    student = grade(batch_dir / "abc123.zip", a, Options(submitted_at=when, public_only=True))
+    assert ta.theory is not None and "theory" in ta.to_json()
+    assert student.theory is None and "theory" not in student.to_json()
