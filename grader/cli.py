@@ -242,7 +242,7 @@ def theory_cmd(ctx: click.Context, submission: str, assignment: str | None, as_j
     from .key import KeyConfigError, theory_items
     from .report.jsonout import normalise
     from .report.theory_view import theory_table
-    from .theory import check_pdf, pdf_from_zip
+    from .theory import PdfText, check_pdf, check_text, pdf_from_zip
 
     path = Path(submission)
     if not path.is_file():
@@ -255,13 +255,15 @@ def theory_cmd(ctx: click.Context, submission: str, assignment: str | None, as_j
     except KeyConfigError as exc:
         raise UsageError(f"{a.source}: theory.{exc}") from None
     with tempfile.TemporaryDirectory(prefix="hw2-theory-") as tmp:
-        pdf = path
+        pdf: Path | None = path
         if path.suffix.lower() == ".zip":
             names = tuple(f.name for f in a.submission.files if f.kind == "pdf")
-            pdf = pdf_from_zip(path, names, Path(tmp)) or Path(tmp) / "missing.pdf"
-            if not pdf.exists():
-                pdf.write_bytes(b"")  # read as "not a PDF": every question by hand, said once
-        report = check_pdf(pdf, specs, a.id, file=path.name)
+            pdf = pdf_from_zip(path, names, Path(tmp))
+        if pdf is None:  # every question by hand, said once
+            missing = PdfText((), "broken", f"no theory PDF ({', '.join(names) or '.pdf'}) could be taken from the zip")
+            report = check_text(missing, specs, a.id, path.name)
+        else:
+            report = check_pdf(pdf, specs, a.id, file=path.name)
     if as_json:
         click.echo(json.dumps(normalise(report.to_json()), indent=2, ensure_ascii=False))
     else:

@@ -131,18 +131,15 @@ def _points(spec: ItemSpec, n: int = 200) -> list[dict[str, int]]:
 
 
 def _agree(a: parse.Tree, b: parse.Tree, envs: list[dict[str, int]], floors: bool = True) -> float:
+    """Share of the points where `a` (its floors dropped when `floors=False`) equals `b`, exactly."""
     same = total = 0
     for env in envs:
         try:
-            same += evaluate_eq(a, b, env, floors)
+            same += parse.evaluate(a, env, floors) == parse.evaluate(b, env)
             total += 1
         except (ZeroDivisionError, parse.FormulaError, KeyError, OverflowError):
             continue
     return same / total if total else 0.0
-
-
-def evaluate_eq(a: parse.Tree, b: parse.Tree, env: dict[str, int], floors: bool) -> bool:
-    return parse.evaluate(a, env, floors) == parse.evaluate(b, env)
 
 
 def _judge_formula(spec: ItemSpec, text: str, offset: int, doc: Document) -> ItemResult:
@@ -180,10 +177,6 @@ def _judge_formula(spec: ItemSpec, text: str, offset: int, doc: Document) -> Ite
     return _result(spec, "wrong", best.text, doc.page_of(pos), 0.0, f"differs from {spec.expected}{hint}")
 
 
-def _passage_text(doc: Document, p: Passage) -> str:
-    return doc.text[p.body:p.end]
-
-
 def _by_hand(spec: ItemSpec, doc: Document, p: Passage, gap: tuple[int, int] | None) -> ItemResult:
     if p.start >= 0:
         return _result(spec, "by-hand", _snippet(doc.text, p.body, PASSAGE), doc.page_of(p.start), None,
@@ -198,7 +191,7 @@ def _by_hand(spec: ItemSpec, doc: Document, p: Passage, gap: tuple[int, int] | N
 
 
 def judge_text(spec: ItemSpec, doc: Document, p: Passage) -> ItemResult:
-    body = _passage_text(doc, p)
+    body = doc.text[p.body:p.end]
     if spec.kind == "dims":
         return _judge_sizes(spec, parse.find_dims(body) + _shape_dims(body), _Doc(doc, p.body), True)
     if spec.kind == "shape":

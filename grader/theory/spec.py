@@ -13,7 +13,6 @@ from typing import Any, Literal, Mapping
 
 Kind = Literal["dims", "shape", "formula", "numbers", "prose", "figure"]
 ItemStatus = Literal["right", "wrong", "not-found", "by-hand"]
-KINDS: tuple[str, ...] = ("dims", "shape", "formula", "numbers", "prose", "figure")
 CHECKABLE: frozenset[str] = frozenset({"dims", "shape", "formula", "numbers"})
 
 
@@ -42,7 +41,6 @@ class ItemSpec:
     - `variables`: formula symbol -> aliases students write for it ("H_K": ["HK", "K_H"]);
       `ranges`: symbol -> [low, high] for the random evaluation points.
     - `also`: a second formula (the other axis) reported when found.
-    - `keywords`: words that locate the passage of a prose question when its label is missing.
     - `hand_part`: what of a checkable question is still graded by hand ("the expression").
     - `subject`: a regex for what a shape is of (`∂f/∂W` in `∂f/∂W ∈ R^{...}`): candidates
       preceded by it are preferred over the other shapes of the passage.
@@ -60,7 +58,6 @@ class ItemSpec:
     ranges: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     also: str = ""
     tolerance: float = 0.02
-    keywords: tuple[str, ...] = ()
     hand_part: str = ""
     shown: str = ""  # the expected answer as people write it ("3 x 4", "R^{1 x 2}")
     subject: str = ""  # regex the text just before a candidate matches when it answers this question
