@@ -52,21 +52,19 @@ theory:
 """
 
 
-@pytest.fixture()
-def registry_dir(tmp_path) -> Path:
-    d = tmp_path / "registry"
-    d.mkdir()
+@pytest.fixture(scope="session")
+def registry_dir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("registry")
     (d / "theory-demo.yaml").write_text(REGISTRY)
     return d
 
 
-@pytest.fixture()
-def batch_dir(tmp_path, pdf_dir) -> Path:
+@pytest.fixture(scope="session")
+def batch_dir(tmp_path_factory, pdf_dir) -> Path:
     """Three submissions: the 000 write-up, its planted-wrong copy, a scan."""
     import zipfile
 
-    d = tmp_path / "subs"
-    d.mkdir()
+    d = tmp_path_factory.mktemp("subs")
     for student, pdf in (("abc123", "000.pdf"), ("def456", "000_wrong.pdf"), ("ghi789", "scan.pdf")):
         with zipfile.ZipFile(d / f"{student}.zip", "w") as zf:
             zf.write(pdf_dir / pdf, "hw2_theory.pdf")

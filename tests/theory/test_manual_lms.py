@@ -23,11 +23,13 @@ from grader.manual import read_manual_csv, with_manual
 from .conftest import manual_csv
 
 
-def graded(registry_dir, batch_dir, tmp_path):
+@pytest.fixture(scope="module")
+def batch(registry_dir, batch_dir, tmp_path_factory):
+    """The three submissions graded once (no notebooks: no sandbox needed)."""
     a = registry.load("theory-demo", [str(registry_dir)])
     options = Options(submitted_at=datetime(2022, 3, 1, tzinfo=timezone.utc))  # on time
     items = plan(discover(batch_dir), a, options)
-    result = run_batch(items, a, tmp_path / "out", BatchOptions(grade_options=options),
+    result = run_batch(items, a, tmp_path_factory.mktemp("cache"), BatchOptions(grade_options=options),
                        runner_factory=lambda: contextlib.nullcontext())
     return a, items, result.grades
 
@@ -36,8 +38,8 @@ def rows(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(path.read_text())))
 
 
-def test_grade_carries_theory_and_gradebook_columns(registry_dir, batch_dir, tmp_path):
-    a, items, grades = graded(registry_dir, batch_dir, tmp_path)
+def test_grade_carries_theory_and_gradebook_columns(batch, tmp_path):
+    a, items, grades = batch
     by = {g.student: g for g in grades}
     assert by["abc123"].theory.suggested_total == 32.5
     assert by["def456"].theory.suggested_total < 32.5
@@ -57,8 +59,8 @@ def test_grade_carries_theory_and_gradebook_columns(registry_dir, batch_dir, tmp
     assert data[0]["theory"]["max_points"] == 50 and not list(out.rglob("*.tmp"))
 
 
-def test_manual_merge_final_score_and_comments(registry_dir, batch_dir, tmp_path):
-    a, items, grades = graded(registry_dir, batch_dir, tmp_path)
+def test_manual_merge_final_score_and_comments(batch, tmp_path):
+    a, items, grades = batch
     m = manual_csv(tmp_path, """\
         net_id,item,points,comment
         abc123,theory,41.5,"1.1(c)(iii): the index of W is off, -2"
@@ -77,12 +79,12 @@ def test_manual_merge_final_score_and_comments(registry_dir, batch_dir, tmp_path
     assert "43.5/52" in (out / "feedback" / "abc123.md").read_text()
 
 
-def test_penalties_apply_to_the_final_score(registry_dir, batch_dir, tmp_path):
+def test_penalties_apply_to_the_final_score(batch):
     from dataclasses import replace
 
     from grader.models import ManualScore, Penalty
 
-    a, items, grades = graded(registry_dir, batch_dir, tmp_path)
+    a, items, grades = batch
     g = replace(grades[0], penalties=(Penalty("late", 10, "one day"),),
                 manual_scores=(ManualScore("theory", 40, 50),))
     assert g.final_score == pytest.approx(40 - 5.2)
@@ -115,8 +117,8 @@ def test_bad_manual_file_reports_all_and_writes_nothing(registry_dir, batch_dir,
     assert not out.exists()
 
 
-def test_brightspace_and_plain_exports(registry_dir, batch_dir, tmp_path):
-    a, items, grades = graded(registry_dir, batch_dir, tmp_path)
+def test_brightspace_and_plain_exports(batch, tmp_path):
+    a, items, grades = batch
     scores = read_manual_csv(manual_csv(tmp_path, "abc123,theory,40\n"), a.manual, ["abc123", "def456", "ghi789"])
     merged = [with_manual(g, scores, a.manual) for g in grades]
     paths = write_outputs(merged, tmp_path / "out", "HW2")
