@@ -114,13 +114,25 @@ def find_shapes(text: str) -> list[Candidate]:
 _SYMDIMS = re.compile(r"(?<![\w\[(^])([a-z]|\d+)(?:\s*×\s*([a-z]|\d+))+(?![\w(\[])")
 
 
+_SAID = re.compile(r"\b(?:dimension|dimensionality|size|shape)\s*(?:is|of|=|:)?\s*(?:R\s*\^?\s*)?"
+                   r"([a-z]|\d+)((?:\s*[×x]\s*(?:[a-z]|\d+))*)(?![\w(\[])")
+
+
 def find_plain_dims(text: str) -> list[Candidate]:
-    """Sizes written without a space: `m × n`, `2 × 1` (lower priority than `R^{...}`)."""
+    """Sizes written without a space: `m × n`, `2 × 1`, and `has dimension m`, `of size 3`
+    (lower priority than `R^{...}`)."""
     out = []
     for m in _SYMDIMS.finditer(text):
         sizes = tuple(int(s) if s.isdigit() else s for s in re.split(r"\s*×\s*", m.group(0).strip()))
         out.append(Candidate(sizes, m.group(0).strip(), m.start()))
-    return out
+    taken = {c.pos for c in out}
+    for m in _SAID.finditer(text):
+        if m.start(1) in taken:
+            continue
+        raw = m.group(1) + m.group(2)
+        sizes = tuple(int(s) if s.isdigit() else s for s in re.split(r"\s*[×x]\s*", raw.strip()))
+        out.append(Candidate(sizes, m.group(0).strip(), m.start(1)))
+    return sorted(out, key=lambda c: c.pos)
 
 
 def squeeze(sizes: Sequence[Any]) -> tuple[Any, ...]:
@@ -130,7 +142,7 @@ def squeeze(sizes: Sequence[Any]) -> tuple[Any, ...]:
 
 # --------------------------------------------------------------------------- numbers
 
-_NUM = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)(\s*%)?(?![\w.]*\d)")
+_NUM = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)(\s*(?:%|percent\b|per cent\b))?(?![\w.]*\d)")
 _LOG = re.compile(r"(?:-\s*)?\b(ln|log)\s*\(?\s*(\d+(?:\.\d+)?)\s*\)?")
 _FRAC = re.compile(r"(?<![\w.])(\d+)\s*/\s*(\d+)(?![\w.])")
 

@@ -211,3 +211,15 @@ def test_key_points_validated():
 def test_every_term_points_add_to_50(term):
     a = registry.load(f"nyu-dl-hw2-{term}", [])
     assert sum(s.points for s in theory_items(a.theory)) == 50
+
+
+def test_sizes_said_in_words_and_percent_words():
+    assert [c.value for c in parse.find_plain_dims("c[t] has dimension m; a[t] is of size 3")] == [("m",), (3,)]
+    assert [c.value for c in parse.find_numbers("accuracy at 25 percent")] == [0.25]
+
+
+def test_the_example_submissions_pdf(tmp_path):
+    res = CliRunner().invoke(main, ["theory", "examples/abc1234.zip", "--json"])
+    s = {i["id"]: i["status"] for i in json.loads(res.output)["items"]}
+    assert [k for k, v in s.items() if v == "right"] == ["1.1(a)", "1.1(b)", "1.1(c)(i)", "1.2.1(b)", "1.2.2(a)"]
+    assert s["1.1(c)(ii)"] == "not-found"  # the example PDF answers only some questions
