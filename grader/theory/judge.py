@@ -29,7 +29,10 @@ def _show(sizes: Sequence[Any]) -> str:
 
 
 def _snippet(text: str, pos: int, width: int = SNIPPET) -> str:
+    """The text around `pos`, from the start of a word a little before it."""
     start = max(0, pos - 12)
+    while start > 0 and not text[start - 1].isspace() and pos - start < 30:
+        start -= 1
     return " ".join(text[start:start + width].split())
 
 
