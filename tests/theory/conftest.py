@@ -10,16 +10,22 @@ import pytest
 from tests.theory import pdfs
 
 
+needs_seeds = pytest.mark.skipif(not pdfs.has_seeds(), reason=f"the seed write-ups are not in {pdfs.SEEDS}")
+
+
 @pytest.fixture(scope="session")
 def pdf_dir(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("theory-pdfs")
-    pdfs.render(pdfs.latex_look(pdfs.seed_text("000")), d / "000.pdf")
-    pdfs.render(pdfs.latex_look(pdfs.planted(pdfs.seed_text("000"))), d / "000_wrong.pdf")
-    pdfs.render(pdfs.seed_text("002"), d / "002.pdf")  # LaTeX source kept as text (a Markdown export)
+    if pdfs.has_seeds():
+        pdfs.render(pdfs.latex_look(pdfs.seed_text("000")), d / "000.pdf")
+        pdfs.render(pdfs.latex_look(pdfs.planted(pdfs.seed_text("000"))), d / "000_wrong.pdf")
+        pdfs.render(pdfs.seed_text("002"), d / "002.pdf")  # LaTeX source kept as text (a Markdown export)
+    pdfs.render(pdfs.SHEET_2022, d / "sheet2022.pdf")
+    pdfs.render(pdfs.planted(pdfs.SHEET_2022, pdfs.SHEET_2022_WRONG), d / "sheet2022_wrong.pdf")
     pdfs.render(pdfs.SHEET_2025, d / "sheet2025.pdf")
     pdfs.scanned(d / "scan.pdf")
     pdfs.broken(d / "broken.pdf")
-    pdfs.encrypted(d / "000.pdf", d / "encrypted.pdf")
+    pdfs.encrypted(d / "sheet2025.pdf", d / "encrypted.pdf")
     return d
 
 
@@ -61,11 +67,11 @@ def registry_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def batch_dir(tmp_path_factory, pdf_dir) -> Path:
-    """Three submissions: the 000 write-up, its planted-wrong copy, a scan."""
+    """Three submissions: our 2022 sheet, its planted-wrong copy, a scan."""
     import zipfile
 
     d = tmp_path_factory.mktemp("subs")
-    for student, pdf in (("abc123", "000.pdf"), ("def456", "000_wrong.pdf"), ("ghi789", "scan.pdf")):
+    for student, pdf in (("abc123", "sheet2022.pdf"), ("def456", "sheet2022_wrong.pdf"), ("ghi789", "scan.pdf")):
         with zipfile.ZipFile(d / f"{student}.zip", "w") as zf:
             zf.write(pdf_dir / pdf, "hw2_theory.pdf")
     return d

@@ -8,12 +8,17 @@ which has every glyph the answers use (×, ∈, ℝ, ⌊ ⌋, ∂, −, ⊙) and
 from __future__ import annotations
 
 import glob
+import os
 import re
 import textwrap
 from pathlib import Path
 
-SEEDS = Path("/work/shared/seeds")
+SEEDS = Path(os.environ.get("HW2_GRADER_SEEDS", "/work/shared/seeds"))  # real write-ups: not in the repo
 WIDTH, LINES = 92, 52
+
+
+def has_seeds() -> bool:
+    return all(glob.glob(str(SEEDS / f"{p}_*.txt")) for p in ("000", "002"))
 
 
 def seed_text(prefix: str) -> str:
@@ -138,3 +143,21 @@ Answer for 1.3 (d) The loss starts at ln 4 ≈ 1.386 and the accuracy at 25%.
 # 2025 sheet, by construction: 1.1(a) right (9x13), (b) right (D·H_K − D + 1 form), (c)(i) right,
 # (ii) right (blocks), (iii) right, (iv) right but transposed (3x7: partial), 1.2.1(b) wrong (n),
 # 1.2.1(d) not found (no label), 1.2.2(a) right, 1.3(d) right; the rest prose / not labelled.
+
+
+# A Spring 2022 answer sheet of our own (the batch tests use it: no real write-up needed).
+SHEET_2022 = r"""Homework 2, Spring 2022: theory answers
+1.1 (a) The output is ⌊(10 − 5)/2⌋ + 1 = 3 by ⌊(11 − 5)/2⌋ + 1 = 4, so 3 × 4.
+(b) F × H_out × W_out with H_out = ⌊(H + 2P − D(K − 1) − 1)/S⌋ + 1 and the same for W.
+(c) (i) f_W(x) ∈ ℝ^{1×2}, f_W(x)[1, i] = Σ_c Σ_k W[1, c, k] x[c, 2(i − 1) + k].
+(ii) ∂f_W(x)/∂W ∈ ℝ^{(1×2×5)×(1×2)}.
+(iii) ∂f_W(x)/∂x ∈ ℝ^{(2×7)×(1×2)}.
+(iv) ∂ℓ/∂W ∈ ℝ^{1×2×5}: a correlation of x with ∂ℓ/∂f_W(x), dilated by the stride.
+1.2 (a) The diagram is on the next page.
+(b) c[t] ∈ ℝ^m.
+(c) ∂ℓ/∂W_x ∈ ℝ^{m×n}, a sum over t of (δ[t] ⊙ (1 − c[t])) x[t]^T.
+(d) Yes, both: the Jacobian products can vanish or explode.
+1.3 (1) Exploding gradients. (2) A huge step lands far away. (3) Clip the gradient norm.
+(4) Before training the loss is ln 4 ≈ 1.386 and the accuracy 25 %.
+"""
+SHEET_2022_WRONG = [("so 3 × 4.", "so 4 × 5."), ("c[t] ∈ ℝ^m", "c[t] ∈ ℝ^n")]

@@ -19,6 +19,8 @@ from grader.theory.pdftext import PdfText
 from grader.theory.spec import ItemSpec
 from grader.theory.text import Document, locate, normalise
 
+from .conftest import needs_seeds
+
 JSON_KEYS = {"assignment", "file", "has_text", "items", "suggested_total", "max_points"}
 ITEM_KEYS = {"id", "question", "status", "expected", "found", "page", "points", "suggested_points", "note"}
 
@@ -35,6 +37,7 @@ def statuses(report) -> dict[str, str]:
 # --------------------------------------------------------------------------- seeds
 
 
+@needs_seeds
 def test_seed_000_spring_2022_matches_a_careful_reading(pdf_dir):
     r = run(pdf_dir / "000.pdf", "2022")
     assert r.has_text
@@ -51,11 +54,13 @@ def test_seed_000_spring_2022_matches_a_careful_reading(pdf_dir):
     assert r.max_points == 50 and r.suggested_total == 32.5
 
 
+@needs_seeds
 def test_seed_000_with_planted_wrong_answers(pdf_dir):
     r = statuses(run(pdf_dir / "000_wrong.pdf", "2022"))
     assert [k for k, v in r.items() if v == "wrong"] == ["1.1(a)", "1.1(b)", "1.1(c)(ii)", "1.2(b)", "1.3(4)"]
 
 
+@needs_seeds
 def test_seed_002_spring_2021_latex_source_as_text(pdf_dir):
     r = run(pdf_dir / "002.pdf", "2021")
     assert statuses(r) == {
@@ -65,6 +70,12 @@ def test_seed_002_spring_2021_latex_source_as_text(pdf_dir):
     items = {i.id: i for i in r.items}
     assert "numerator layout" in items["1.1(c)(ii)"].note  # the other layout than the key's, named
     assert "n x m" in items["1.2(c)"].note  # the transpose, accepted
+
+
+def test_own_2022_sheet_right_and_planted_wrong(pdf_dir):
+    assert set(statuses(run(pdf_dir / "sheet2022.pdf", "2022")).values()) == {"right", "by-hand"}
+    wrong = statuses(run(pdf_dir / "sheet2022_wrong.pdf", "2022"))
+    assert [k for k, v in wrong.items() if v == "wrong"] == ["1.1(a)", "1.2(b)"]
 
 
 def test_latex_like_2025_sheet(pdf_dir):
@@ -108,18 +119,18 @@ def test_not_a_pdf_and_zip_input(pdf_dir, tmp_path):
 
 
 def test_json_shape_exactly(pdf_dir):
-    res = CliRunner().invoke(main, ["theory", str(pdf_dir / "000.pdf"), "-a", "nyu-dl-hw2-2022", "--json"])
+    res = CliRunner().invoke(main, ["theory", str(pdf_dir / "sheet2022.pdf"), "-a", "nyu-dl-hw2-2022", "--json"])
     assert res.exit_code == 0, res.output  # nothing wrong or missing among the checkable answers
     data = json.loads(res.output)
-    assert set(data) == JSON_KEYS and data["assignment"] == "nyu-dl-hw2-2022" and data["file"] == "000.pdf"
+    assert set(data) == JSON_KEYS and data["assignment"] == "nyu-dl-hw2-2022" and data["file"] == "sheet2022.pdf"
     assert all(set(i) == ITEM_KEYS for i in data["items"])
     assert {i["status"] for i in data["items"]} == {"right", "by-hand"}
-    assert data["suggested_total"] == 32.5 and data["max_points"] == 50
+    assert data["suggested_total"] == 35 and data["max_points"] == 50
     assert all(i["suggested_points"] is None for i in data["items"] if i["status"] == "by-hand")
 
 
 def test_console_table_and_exit_1_on_wrong(pdf_dir):
-    res = CliRunner().invoke(main, ["theory", str(pdf_dir / "000_wrong.pdf"), "-a", "nyu-dl-hw2-2022"])
+    res = CliRunner().invoke(main, ["theory", str(pdf_dir / "sheet2022_wrong.pdf"), "-a", "nyu-dl-hw2-2022"])
     assert res.exit_code == 1 and "wrong" in res.output and "1.1(a)" in res.output
 
 
