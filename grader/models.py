@@ -9,7 +9,10 @@ serialises byte for byte the same.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:  # models stay import-light; the report class lives with the theory checker
+    from .theory.spec import TheoryReport
 
 Status = Literal["pass", "partial", "fail", "error", "skipped"]
 PenaltyRule = Literal["naming", "late", "execution", "integrity"]
@@ -211,7 +214,7 @@ class Grade:
     registry_hash: str = ""
     submission_hash: str = ""
     timings: tuple[tuple[str, float], ...] = field(default=())
-    theory: Any = None  # grader.theory.TheoryReport: the theory PDF pre-graded against the key
+    theory: "TheoryReport | None" = None  # the theory PDF pre-graded against the key (`grader theory`)
     manual_scores: tuple["ManualScore", ...] = ()  # the TAs' points (`batch --manual`)
 
     @property
@@ -293,7 +296,7 @@ def grade_from_json(data: dict[str, Any]) -> Grade:
     )
 
 
-def _theory_from_json(data: dict[str, Any] | None) -> Any:
+def _theory_from_json(data: dict[str, Any] | None) -> "TheoryReport | None":
     if not data:
         return None
     from .theory.spec import report_from_json
