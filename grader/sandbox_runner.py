@@ -61,7 +61,8 @@ class SandboxRunner:
         job = NotebookJob(
             notebook_path=str(notebook), scratch_dir=str(scratch), mode=mode,  # type: ignore[arg-type]
             limits=Limits(cell_seconds=limits.cell_seconds, notebook_seconds=limits.notebook_seconds,
-                          cpu_seconds=limits.cpu_seconds, memory_mb=limits.memory_mb, file_mb=limits.file_mb),
+                          cpu_seconds=limits.cpu_seconds, memory_mb=limits.memory_mb, file_mb=limits.file_mb,
+                          disk_mb=limits.disk_mb),
             shims=Shims(cuda_to_cpu=limits.cuda_to_cpu), probes=probes, snapshot=snapshot, label=notebook.name,
             # A child that dies (a segfault in one function) must not take the other checks with
             # it: a fresh child re-runs the definitions and answers the remaining probes.
