@@ -3,12 +3,13 @@
 What is applied, in order (each step that cannot be done on a machine is skipped with a
 warning, and :func:`apply` returns a ``protections`` dict saying what was done):
 
-0. (before this module's :func:`apply`, in the server's fork: :func:`enter_pid_namespace`)
-   ``setsid()`` so the server can kill the whole process group, then ``unshare(CLONE_NEWPID)``
-   and one more fork: the student's code runs as pid 1 of a PID namespace of its own (it
-   sees and can name no other process), while the first fork stays behind as a small proxy
-   that waits for it and exits the same way, so the server supervises one pid as before.
-1. The scratch folder is chowned to the run's uid (before the mounts: the overlay below
+0. (the server forks with :func:`fork_in_pid_namespace`): the child is pid 1 of a PID
+   namespace of its own; it sees and can name no other process. As any pid 1, it ignores
+   signals it sends itself whose action is the default (``os.kill(os.getpid(), 9)``, the
+   Colab "restart" idiom, is a no-op); faults (SIGSEGV...), rlimit kills and the server's
+   SIGKILL still end it.
+1. ``setsid()``: the child leads its own process group, so the server can kill all of it.
+   The scratch folder is chowned to the run's uid (before the mounts: the overlay below
    must not copy every file up to do it).
 2. rlimits: RLIMIT_AS (memory), RLIMIT_CPU (soft < hard: SIGXCPU first, SIGKILL at hard),
    RLIMIT_FSIZE, RLIMIT_NOFILE, RLIMIT_CORE = 0.
@@ -125,6 +126,11 @@ def preload() -> dict[str, Any]:
     sc = _seccomp_module()
     facts["seccomp"] = bool(sc)
     facts["root"] = os.geteuid() == 0
+    global _own_pid_ns
+    try:
+        _own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:  # pragma: no cover - no /proc: children share the server's namespace
+        _own_pid_ns = -1
     return facts
 
 
@@ -502,71 +508,41 @@ def die_with_parent(conf: Confinement) -> None:
         os._exit(9)
 
 
-def enter_pid_namespace() -> str:
-    """In the server's fresh fork: lead a new process group, then move into a PID namespace
-    of its own. Returns "" in the process that goes on (pid 1 of the new namespace), or a
-    warning when no PID namespace could be made (then this same process goes on). The
-    first fork never returns: it stays behind as a proxy in the server's namespace, waits
-    for the namespace's pid 1 and exits the way it did (same code, same signal), so the
-    server's supervision (one pid, one process group, SIGKILL) is unchanged. When the
-    proxy dies (the server killed it), the kernel kills pid 1 (PR_SET_PDEATHSIG) and with
-    it the whole namespace."""
-    os.setsid()
+_own_pid_ns = -1  # the server's own PID namespace (opened by preload, before any unshare)
+
+
+def fork_in_pid_namespace() -> tuple[int, str]:
+    """``os.fork()`` whose child is pid 1 of a new PID namespace: it sees and can name no
+    other process. Called by the server: ``unshare(CLONE_NEWPID)`` applies to the caller's
+    next child only, and ``setns`` back to its own namespace right after the fork readies
+    the server for the next job (one fork per child, as without a namespace). Returns
+    (pid, warning); the warning says why there is no namespace when it could not be made
+    (the fork happens anyway)."""
     try:
-        libc().prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
+        if _own_pid_ns < 0:
+            raise OSError(errno.ENOENT, "the server's PID namespace was not opened")
         _unshare(CLONE_NEWPID)
     except OSError as exc:
-        return f"no PID namespace ({exc}): the child sees the machine's processes in /proc"
-    pid = os.fork()
-    if pid == 0:
-        libc().prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
-        return ""
-    _proxy(pid)
-    return ""  # pragma: no cover - _proxy never returns
-
-
-def _proxy(pid: int) -> None:
-    os.closerange(0, 65536)  # the channel and output pipes belong to pid 1 alone
+        return os.fork(), f"no PID namespace ({exc}): the child sees the machine's processes in /proc"
+    pid = -1
     try:
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    except (ValueError, OSError):  # pragma: no cover
-        pass
-    status = 0
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except ChildProcessError:  # pragma: no cover
-            break
-        except InterruptedError:  # pragma: no cover
-            continue
-    if os.WIFSIGNALED(status):
-        import signal
-
-        sig = os.WTERMSIG(status)
-        try:
-            signal.signal(sig, signal.SIG_DFL)
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, [sig])
-            os.kill(os.getpid(), sig)
-        except (OSError, ValueError):
-            pass
-        os._exit(128 + sig)
-    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 71)
+        pid = os.fork()
+    finally:
+        if pid != 0 and libc().setns(_own_pid_ns, CLONE_NEWPID) != 0:  # pragma: no cover
+            raise OSError(ctypes.get_errno(), "setns back to the server's PID namespace failed")
+    return pid, ""
 
 
 def apply(plan: Plan) -> Confinement:
     """Apply every protection in order; never raises for a missing feature."""
     conf = Confinement()
     t0 = time.perf_counter()
-    if os.getpid() == 1:  # pid 1 of its own PID namespace: the server's fork made the process group
-        conf.applied["pid_namespace"] = conf.applied["own_process_group"] = True
-    else:
-        conf.applied["pid_namespace"] = False
-        try:
-            os.setsid()
-            conf.applied["own_process_group"] = True
-        except OSError:
-            conf.applied["own_process_group"] = os.getpgrp() == os.getpid()
+    conf.applied["pid_namespace"] = os.getpid() == 1
+    try:
+        os.setsid()
+        conf.applied["own_process_group"] = True
+    except OSError:
+        conf.applied["own_process_group"] = os.getpgrp() == os.getpid()
     chown_scratch(plan, conf)
     set_rlimits(plan, conf)
     mounts_ok = enter_namespaces(plan, conf)

@@ -197,7 +197,10 @@ class ChildRun:
         args_r, args_w = os.pipe()  # server -> child: each probe's arguments, when that probe starts
         sys.stdout.flush()
         sys.stderr.flush()
-        pid = os.fork()
+        if SERVER_CFG.get("pid_namespace", True):
+            pid, pid_ns_warning = confine.fork_in_pid_namespace()
+        else:
+            pid, pid_ns_warning = os.fork(), ""
         if pid == 0:  # pragma: no cover - runs in the child (tests see its effects)
             try:
                 os.close(ctl_r)
@@ -212,11 +215,7 @@ class ChildRun:
                 os.closerange(5, 65536)
                 signal.signal(signal.SIGPIPE, signal.SIG_DFL)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                job = dict(self.job, resume_probe=self.resume, uid=self.uid)
-                if SERVER_CFG.get("pid_namespace", True):
-                    job["pid_namespace_warning"] = confine.enter_pid_namespace()
-                else:
-                    os.setsid()
+                job = dict(self.job, resume_probe=self.resume, uid=self.uid, pid_namespace_warning=pid_ns_warning)
                 child.run(job, 3, 4, SHELL, SERVER_CFG)
             finally:
                 os._exit(71)
