@@ -63,11 +63,16 @@ def syscall(number, *args):
     if libc.syscall(number, *args) < 0:
         raise OSError(ctypes.get_errno(), 'refused')
 seen = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())
-targets = sorted(set(seen + [VICTIM]) - {os.getpid()})
 outcome = {}
 r, w = os.pipe()
+def sigio_kill(pid):  # the attack that worked: SIGKILL delivered by the kernel when the pipe is ready
+    fcntl.fcntl(r, fcntl.F_SETOWN, pid)
+    fcntl.fcntl(r, 10, signal.SIGKILL)  # F_SETSIG
+    fcntl.fcntl(r, fcntl.F_SETFL, os.O_ASYNC | os.O_NONBLOCK)
+    os.write(w, b'x')
+# only the victim is attacked (a broken sandbox must not let this test hurt anything else)
 for name, attempt in (
-        ('F_SETOWN', lambda pid: fcntl.fcntl(r, fcntl.F_SETOWN, pid)),
+        ('F_SETOWN+F_SETSIG+O_ASYNC', sigio_kill),
         ('F_SETSIG', lambda pid: fcntl.fcntl(r, 10, signal.SIGKILL)),
         ('F_SETOWN_EX', lambda pid: fcntl.fcntl(r, 15, struct.pack('ii', 1, pid))),
         ('FIOSETOWN', lambda pid: fcntl.ioctl(r, 0x8901, struct.pack('i', pid))),
@@ -76,20 +81,12 @@ for name, attempt in (
         ('tkill', lambda pid: syscall(200, pid, 9)),
         ('rt_sigqueueinfo', lambda pid: syscall(129, pid, 9, bytes(128))),
         ('pidfd_open', lambda pid: syscall(434, pid, 0)),
-        ('ptrace', lambda pid: syscall(101, 16, pid, 0, 0))):
-    errors = set()
-    for pid in targets:
-        try:
-            attempt(pid)
-            errors.add('done')
-        except OSError as e:
-            errors.add(str(e.errno))
-    outcome[name] = sorted(errors)
-try:
-    fcntl.fcntl(r, fcntl.F_SETFL, os.O_ASYNC | os.O_NONBLOCK)
-    os.write(w, b'x')
-except OSError:
-    pass
+        ('ptrace', lambda pid: syscall(101, 0x4206, pid, 0, 0))):  # PTRACE_SEIZE
+    try:
+        attempt(VICTIM)
+        outcome[name] = 'done'
+    except OSError as e:
+        outcome[name] = e.errno
 '''
 
 VICTIM = "import time\nfor _ in range(30):\n    time.sleep(0.1)\ndef answer():\n    return 42\n"
@@ -97,8 +94,8 @@ VICTIM = "import time\nfor _ in range(30):\n    time.sleep(0.1)\ndef answer():\n
 
 def test_a_saboteur_cannot_touch_a_child_running_beside_it(tmp_path):
     """The F_SETOWN + F_SETSIG(SIGKILL) + O_ASYNC attack, and kill/tgkill/tkill/pidfd/ptrace,
-    against every pid in /proc and the victim's real pid: the victim finishes with full
-    results; the saboteur sees only itself."""
+    against the victim's real pid (found by the test: the saboteur's /proc lists only
+    itself): the victim finishes with full results."""
     for who in ("victim", "saboteur"):
         (tmp_path / who).mkdir()
     with SandboxServer(threads=1) as victim_server, SandboxServer(threads=1) as saboteur_server:
@@ -123,10 +120,11 @@ def test_a_saboteur_cannot_touch_a_child_running_beside_it(tmp_path):
     assert victim.executed_ok and victim.replies["a"].value == 42
     assert sab.executed_ok, sab.cells
     assert sab.replies["seen"].value == [1]  # pid 1 of its own namespace: nobody else to see
-    outcome = sab.replies["outcome"].value
-    for name, errors in outcome.items():
-        assert "done" not in errors, (name, outcome)
-    assert outcome["F_SETOWN"] == ["1"] and outcome["F_SETSIG"] == ["1"]  # EPERM from seccomp
+    import errno
+
+    # refused by seccomp (EPERM), whatever the pid names
+    assert sab.replies["outcome"].value == {name: errno.EPERM for name in sab.replies["outcome"].value}
+    assert len(sab.replies["outcome"].value) == 10
     assert victim.protections["uid"] != sab.protections["uid"]  # a distinct uid per concurrent child
 
 
