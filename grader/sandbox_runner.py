@@ -48,6 +48,7 @@ class SandboxRunner:
     def run(self, notebook: Path, scratch: Path, mode: str, limits: SandboxLimits,
             requests: Mapping[str, Request]) -> RunOutcome:
         from .sandbox import Limits, NotebookJob, ProbeRequest, Shims, SnapshotRequest
+        from .sandbox.jobs import DISK_NOTE
 
         # SNAPSHOT is not a probe: it asks for weight snapshots taken *during* a full run.
         snaps = {key: req for key, req in requests.items() if req.probe == SNAPSHOT}
@@ -92,7 +93,14 @@ class SandboxRunner:
         if run.crashed is not None:
             crashed = f"the notebook's process died ({run.crashed.reason})"
         facts = NotebookFacts(executed_ok=run.executed_ok, failed_cells=failed, notes=notes)
-        return RunOutcome(replies=replies, facts=facts, crashed=crashed, seconds=float(run.seconds))
+        # a write past the run's disk quota failed: the report says so (once per notebook)
+        problems: tuple[str, ...] = ()
+        for c in run.cells:
+            hit = next((n for n in c.notes if n.startswith(DISK_NOTE)), None)
+            if hit:
+                problems = (f"cell {c.code_index + 1}: {hit}; writes past it fail",)
+                break
+        return RunOutcome(replies=replies, facts=facts, crashed=crashed, seconds=float(run.seconds), problems=problems)
 
 
 def _error_text(reply: Any, limit: float) -> str:
@@ -105,6 +113,10 @@ def _error_text(reply: Any, limit: float) -> str:
     if status == "crashed":
         return "the process died while running it" + (f": {err}" if err else "")
     if status == "not-run":
+        from .sandbox.expect import UNASKED
+
+        if err is not None and UNASKED in err.message:  # the run was stopped: say why
+            return "not run: " + err.message[err.message.index(UNASKED):]
         return "not run (an earlier failure stopped the notebook's process)"
     return str(err) if err else status
 

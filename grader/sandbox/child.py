@@ -25,6 +25,7 @@ from typing import Any
 
 from . import confine, shims, timer, wire
 from .definitions import filter_cell
+from .jobs import DISK_NOTE
 from .probes import ProbeContext, ProbeError, run_probe
 from .shell import Capture, SandboxShell
 from .snapshot import Snapshotter
@@ -33,7 +34,6 @@ _real_exit = os._exit
 _MISSING = object()
 _monotonic = time.monotonic
 MAX_NOTEBOOK_BYTES = 64 << 20
-DISK_NOTE = "disk quota used up:"
 ENV_KEEP = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM")
 
 

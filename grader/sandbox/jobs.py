@@ -22,6 +22,7 @@ from . import wire
 
 Mode = Literal["definitions", "full"]
 CELL_STATUSES = ("ok", "error", "timeout", "skipped", "blocked", "crashed")
+DISK_NOTE = "disk quota used up:"  # starts a cell's note when a write hit Limits.disk_mb or file_mb
 PROBE_STATUSES = ("ok", "error", "timeout", "crashed", "not-run")
 
 
