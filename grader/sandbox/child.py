@@ -158,6 +158,7 @@ class Child:
             disk_mb=int(lim.get("disk_mb", 512)),
             nofile=int(lim["nofile"]),
             uid=int(self.job.get("uid", -1)) if int(self.job.get("uid", -1)) >= 0 else confine.NOBODY,
+            parent_fd=self.args_fd,
             drop_to_nobody=bool(self.server.get("drop_to_nobody", True)),
             use_seccomp=bool(self.server.get("seccomp", True)),
             mount_namespace=bool(self.server.get("mount_namespace", True)),

@@ -31,7 +31,7 @@ warning, and :func:`apply` returns a ``protections`` dict saying what was done):
    - /proc is a fresh proc of the child's PID namespace (it lists only the child);
    - the folders the child needs (the Python prefix and its site-packages, and the job's
      scratch folder) are bound back where they were when they lie under a hidden one;
-     Python folders read-only, the scratch folder read-write;
+     Python folders read-only, the scratch folder under the overlay above;
    - ``/`` is remounted read-only (in this namespace only).
 
    As root this uses CAP_SYS_ADMIN; when not root it tries an unprivileged user namespace
@@ -145,6 +145,7 @@ class Plan:
     disk_mb: int = 512
     nofile: int = 256
     uid: int = NOBODY
+    parent_fd: int = -1  # a pipe from the server (hangs up when it dies)
     drop_to_nobody: bool = True
     network: bool = False  # False: new empty network namespace
     mount_namespace: bool = True
@@ -495,8 +496,10 @@ def install_seccomp(plan: Plan, conf: Confinement) -> None:
 
 
 
-def die_with_parent(conf: Confinement) -> None:
-    """SIGKILL this child when its parent dies (set after the uid change, which clears it)."""
+def die_with_parent(conf: Confinement, parent_fd: int = -1) -> None:
+    """SIGKILL this child when its parent dies (set after the uid change, which clears it).
+    `parent_fd`: the read end of a pipe the parent writes to; it hangs up when the parent
+    died before this call (in a PID namespace getppid() cannot tell: it is 0 either way)."""
     parent = os.getppid()
     try:
         libc().prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
@@ -506,6 +509,13 @@ def die_with_parent(conf: Confinement) -> None:
         conf.applied["dies_with_server"] = False
     if os.getppid() != parent:  # the server died in between (pid 1 ignores its own SIGKILL: exit)
         os._exit(9)
+    if parent_fd >= 0:
+        import select
+
+        poller = select.poll()
+        poller.register(parent_fd, select.POLLHUP)
+        if any(ev & (select.POLLHUP | select.POLLERR) for _, ev in poller.poll(0)):
+            os._exit(9)
 
 
 _own_pid_ns = -1  # the server's own PID namespace (opened by preload, before any unshare)
@@ -559,7 +569,7 @@ def apply(plan: Plan) -> Confinement:
     except OSError as exc:
         conf.warn(f"cannot enter the scratch folder: {exc}")
     drop_identity(plan, conf, mounts_ok)
-    die_with_parent(conf)
+    die_with_parent(conf, plan.parent_fd)
     install_seccomp(plan, conf)
     conf.timings["total"] = time.perf_counter() - t0
     return conf

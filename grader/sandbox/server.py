@@ -203,6 +203,7 @@ class ChildRun:
             pid, pid_ns_warning = os.fork(), ""
         if pid == 0:  # pragma: no cover - runs in the child (tests see its effects)
             try:
+                confine.libc().prctl(confine.PR_SET_PDEATHSIG, 9, 0, 0, 0)  # again after the uid change
                 os.close(ctl_r)
                 os.close(out_r)
                 os.close(args_w)
@@ -353,20 +354,24 @@ class ChildRun:
                 if key.data == "out":
                     st.add_raw(chunk)
                     continue
-                try:
-                    msgs = reader.feed(chunk)
-                except wire.TooLong as exc:
-                    stop(str(exc))
-                    continue
-                except wire.WireError as exc:
-                    st.warn(f"child broke the protocol ({exc}); killed")
-                    killed = killed or f"killed by the sandbox server in {phase}: protocol violation"
-                    self.kill()
-                    sel.unregister(fd)
-                    open_fds.discard(fd)
-                    exit_deadline = time.monotonic() + 5.0
-                    continue
-                for header, blobs in msgs:
+                reader.add(chunk)
+                while fd in open_fds:
+                    try:
+                        msg = reader.next()  # one at a time: the size it may have depends on the ones before
+                    except wire.TooLong as exc:
+                        stop(str(exc))
+                        break
+                    except wire.WireError as exc:
+                        st.warn(f"child broke the protocol ({exc}); killed")
+                        killed = killed or f"killed by the sandbox server in {phase}: protocol violation"
+                        self.kill()
+                        sel.unregister(fd)
+                        open_fds.discard(fd)
+                        exit_deadline = time.monotonic() + 5.0
+                        break
+                    if msg is None:
+                        break
+                    header, blobs = msg
                     try:
                         expect.check(header, blobs)
                     except Unasked as exc:

@@ -181,20 +181,31 @@ class MessageReader:
         self._buf = bytearray()
 
     def feed(self, chunk: bytes) -> list[tuple[Any, list[bytes]]]:
-        self._buf += chunk
+        """Add `chunk`; return every message it completes."""
+        self.add(chunk)
         out = []
-        while len(self._buf) >= _LEN.size:
-            (n,) = _LEN.unpack_from(self._buf, 0)
-            if n > self.caps.max_message_bytes:
-                raise WireError(f"incoming message of {n} bytes is over the cap")
-            if self.limit is not None and n > self.limit():
-                raise TooLong(f"a message of {n} bytes announced, longer than anything expected now")
-            if len(self._buf) < _LEN.size + n:
-                break
-            msg = bytes(self._buf[_LEN.size : _LEN.size + n])
-            del self._buf[: _LEN.size + n]
-            out.append(unpack_message(msg, self.caps))
+        while (msg := self.next()) is not None:
+            out.append(msg)
         return out
+
+    def add(self, chunk: bytes) -> None:
+        self._buf += chunk
+
+    def next(self) -> tuple[Any, list[bytes]] | None:
+        """The next complete message, or None. ``limit`` is asked here, one message at a
+        time, so it sees the state left by the messages before."""
+        if len(self._buf) < _LEN.size:
+            return None
+        (n,) = _LEN.unpack_from(self._buf, 0)
+        if n > self.caps.max_message_bytes:
+            raise WireError(f"incoming message of {n} bytes is over the cap")
+        if self.limit is not None and n > self.limit():
+            raise TooLong(f"a message of {n} bytes announced, longer than anything expected now")
+        if len(self._buf) < _LEN.size + n:
+            return None
+        msg = bytes(self._buf[_LEN.size : _LEN.size + n])
+        del self._buf[: _LEN.size + n]
+        return unpack_message(msg, self.caps)
 
     @property
     def pending(self) -> int:
