@@ -101,23 +101,16 @@ def error_info(exc: BaseException, cap_lines: int = 12) -> dict[str, str]:
     return {"type": name[:200], "message": msg[:2000], "traceback": tb[-4000:]}
 
 
-def read_args(fd: int) -> bytes:
-    """One length-prefixed value from the server (a probe's arguments)."""
-    (n,) = wire._LEN.unpack(wire.read_exact(fd, wire._LEN.size))
-    if n > wire.DEFAULT_CAPS.max_message_bytes:
-        raise wire.WireError("probe arguments over the cap")
-    return wire.read_exact(fd, n)
-
-
-def disk_full(exc: BaseException | None) -> bool:
-    """Whether an exception (or its cause/context) is "no space left" / "file too large"."""
+def write_limit(exc: BaseException | None) -> int:
+    """The errno when an exception (or its cause/context) is a write that hit a limit:
+    ENOSPC/EDQUOT (the run's disk quota) or EFBIG (the file size limit); else 0."""
     seen = 0
     while exc is not None and seen < 10:
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-            return True
+            return exc.errno
         exc = exc.__cause__ or exc.__context__
         seen += 1
-    return False
+    return 0
 
 
 class Child:
@@ -227,14 +220,10 @@ class Child:
 
     def disk_note(self, err: BaseException | None) -> str:
         """Why a write failed, when it hit the run's disk quota or the per-file limit."""
-        if not disk_full(err):
+        hit = write_limit(err)
+        if not hit:
             return ""
-        seen, size_limit = 0, False
-        while err is not None and seen < 10:
-            size_limit = size_limit or (isinstance(err, OSError) and err.errno == errno.EFBIG)
-            err = err.__cause__ or err.__context__
-            seen += 1
-        if size_limit:
+        if hit == errno.EFBIG:
             return f"{DISK_NOTE} one file may hold at most {self.limits['file_mb']} MiB (sandbox.file_mb)"
         if self.disk_mb:
             return f"{DISK_NOTE} the notebook's run may write {self.disk_mb} MiB in all (sandbox.disk_mb)"
@@ -327,7 +316,7 @@ class Child:
             with Capture(self.cap) as buf:
                 try:
                     with timer.deadline(timeout) as d:
-                        args = wire.decode_value(read_args(self.args_fd), tensors="torch")
+                        args = wire.decode_value(wire.read_frame(self.args_fd), tensors="torch")
                         value = run_probe(ctx, str(req.get("probe")), args)
                     if d.fired:
                         raise timer.Timeout("late")

@@ -315,7 +315,7 @@ def setup_mounts(plan: Plan, conf: Confinement) -> None:
                 if not os.path.isdir(path):
                     continue  # already under an earlier tmpfs: hidden anyway
                 if path == "/tmp":
-                    _quota_tmpfs(size, plan)
+                    _quota_tmpfs(size)
                     quota = True
                 elif path in WRITABLE_TMP and quota:
                     _mount(os.path.join(QUOTA_DIR, path.strip("/").replace("/", "_")), path, None, MS_BIND)
@@ -337,7 +337,7 @@ def setup_mounts(plan: Plan, conf: Confinement) -> None:
     conf.applied["disk_quota_mb"] = None
     if quota and scratch in fds:
         try:
-            _overlay_scratch(scratch, plan)
+            _overlay_scratch(scratch)
             conf.applied["disk_quota_mb"] = size
         except OSError as exc:
             conf.warn(f"the scratch folder writes to the real disk (no overlay: {exc}): only /tmp is within disk_mb")
@@ -365,7 +365,7 @@ def setup_mounts(plan: Plan, conf: Confinement) -> None:
     conf.timings["mounts"] = time.perf_counter() - t
 
 
-def _quota_tmpfs(size_mb: int, plan: Plan) -> None:
+def _quota_tmpfs(size_mb: int) -> None:
     """One tmpfs of ``size_mb`` on /tmp, holding (in a root-only folder) what /var/tmp and
     /dev/shm are bound to and the overlay layers of the scratch folder: the run's whole disk."""
     _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb}m,nr_inodes=131072,mode=1777")
@@ -377,7 +377,7 @@ def _quota_tmpfs(size_mb: int, plan: Plan) -> None:
     os.mkdir(os.path.join(QUOTA_DIR, "upper"))
 
 
-def _overlay_scratch(scratch: str, plan: Plan) -> None:
+def _overlay_scratch(scratch: str) -> None:
     """The scratch folder (already bound back) becomes an overlay: reads from it, writes to
     the quota tmpfs. The upper layer's root takes the folder's owner and mode (the overlay's
     root shows them)."""

@@ -203,7 +203,8 @@ class ChildRun:
             pid, pid_ns_warning = os.fork(), ""
         if pid == 0:  # pragma: no cover - runs in the child (tests see its effects)
             try:
-                confine.libc().prctl(confine.PR_SET_PDEATHSIG, 9, 0, 0, 0)  # again after the uid change
+                # die with the server from the start (set again after the uid change, which clears it)
+                confine.libc().prctl(confine.PR_SET_PDEATHSIG, 9, 0, 0, 0)
                 os.close(ctl_r)
                 os.close(out_r)
                 os.close(args_w)

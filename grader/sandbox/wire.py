@@ -239,12 +239,17 @@ def read_exact(fd: int, n: int) -> bytes:
     return b"".join(parts)
 
 
-def read_message(fd: int, caps: Caps = DEFAULT_CAPS) -> tuple[Any, list[bytes]]:
-    """Blocking read of one length-prefixed message from `fd`."""
+def read_frame(fd: int, caps: Caps = DEFAULT_CAPS) -> bytes:
+    """Blocking read of one length-prefixed message from `fd`, still packed."""
     (n,) = _LEN.unpack(read_exact(fd, _LEN.size))
     if n > caps.max_message_bytes:
         raise WireError(f"incoming message of {n} bytes is over the cap")
-    return unpack_message(read_exact(fd, n), caps)
+    return read_exact(fd, n)
+
+
+def read_message(fd: int, caps: Caps = DEFAULT_CAPS) -> tuple[Any, list[bytes]]:
+    """Blocking read of one length-prefixed message from `fd`."""
+    return unpack_message(read_frame(fd, caps), caps)
 
 
 def read_message_unforked(fd: int, caps: Caps = DEFAULT_CAPS) -> tuple[Any, list[memoryview]]:

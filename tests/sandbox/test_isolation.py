@@ -17,7 +17,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from grader.sandbox import Limits, ProbeRequest, SandboxServer, SnapshotRequest, tensor
+from grader.sandbox import ProbeRequest, SandboxServer, SnapshotRequest, tensor
 from grader.sandbox.expect import UNASKED
 
 from .conftest import FAST, make_job
