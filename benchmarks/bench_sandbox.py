@@ -3,7 +3,9 @@
 Starts one SandboxServer, then runs small notebooks many times and prints:
 - server start (imports + warm-up, paid once per grader worker);
 - wall time per notebook job as the grader sees it (fork, confinement, IPython cells,
-  probes, result decoding), for trivial notebooks in both modes, with and without probes;
+  probes, result decoding), for trivial notebooks in both modes, with and without probes,
+  and the CPU time it cost the server and the child (steadier than wall time on a busy
+  machine);
 - the confinement steps measured inside the child (chown, unshare, mounts, seccomp...);
 - what the child was confined with (PID/IPC namespaces, disk quota, uid).
 
@@ -47,6 +49,15 @@ def write(path: Path) -> Path:
     return path
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time of the server and of its reaped children (the notebooks' children)."""
+    import os
+
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def stats(xs: list[float]) -> str:
     xs = sorted(xs)
     p90 = xs[int(0.9 * (len(xs) - 1))]
@@ -81,6 +92,7 @@ def main() -> None:
                                     ("full, no probes", "full", ()),
                                     ("definitions + call & module probes", "definitions", probes)):
                 times = []
+                cpu0 = cpu_seconds(server.proc.pid)
                 for _ in range(a.runs):
                     job = NotebookJob(str(nb), str(scratch), mode=mode, limits=limits, probes=pr)
                     t = time.perf_counter()
@@ -90,7 +102,8 @@ def main() -> None:
                     for k, v in run.protections.get("setup_ms", {}).items():
                         setup.setdefault(k, []).append(v)
                     protections = run.protections
-                print(f"{label:38s} {stats(times)}")
+                cpu = (cpu_seconds(server.proc.pid) - cpu0) / a.runs
+                print(f"{label:38s} {stats(times)}   CPU {cpu * 1000:6.1f} ms")
         finally:
             server.close()
         print("confinement inside the child (median ms): "
