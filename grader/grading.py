@@ -25,7 +25,7 @@ import numpy as np
 
 from . import __version__
 from .checks import KINDS, Context, NotebookFacts, Reply, Request, Verdict, result_from
-from .models import CheckResult, Grade, Penalty
+from .models import CheckResult, Grade, Penalty, Problem
 from .precheck import Precheck, precheck
 from .registry import Assignment, Check, FileRule, SandboxLimits
 from .rules import execution_penalty, final_score, not_accepted_reason
@@ -60,6 +60,7 @@ class RunOutcome:
     facts: NotebookFacts
     crashed: str = ""  # the child died outside any cell or probe
     seconds: float = 0.0
+    problems: tuple[str, ...] = ()  # what the run hit that the student can fix (e.g. the disk quota)
 
 
 class Runner(Protocol):
@@ -122,8 +123,10 @@ def _selected(assignment: Assignment, options: Options) -> list[Check]:
 
 
 def grade_notebook(rule: FileRule, path: Path, scratch: Path, checks: list[Check], assignment: Assignment,
-                   options: Options, runner: Runner | None) -> tuple[list[CheckResult], bool, float]:
-    """Judge one notebook's checks. Returns (results, executed_ok, seconds)."""
+                   options: Options, runner: Runner | None,
+                   problems: list[Problem] | None = None) -> tuple[list[CheckResult], bool, float]:
+    """Judge one notebook's checks. Returns (results, executed_ok, seconds); what the run
+    hit that the student can fix is added to `problems` when given."""
     started = time.monotonic()
     sources = _cell_sources(path)
     base_ctx = Context(seed=options.seed, public_only=options.public_only,
@@ -152,6 +155,8 @@ def grade_notebook(rule: FileRule, path: Path, scratch: Path, checks: list[Check
     outcome = RunOutcome(replies={}, facts=NotebookFacts(cell_sources=sources))
     if needs_run and runner is not None and options.run_code:
         outcome = runner.run(path, scratch, rule.mode, assignment.sandbox, requests)
+        if problems is not None:
+            problems.extend(Problem(rule.name, text) for text in outcome.problems)
         outcome = RunOutcome(outcome.replies, NotebookFacts(
             cell_sources=sources, executed_ok=outcome.facts.executed_ok,
             failed_cells=outcome.facts.failed_cells, notes=outcome.facts.notes), outcome.crashed, outcome.seconds)
@@ -215,6 +220,7 @@ def _grade_after_precheck(pc: Precheck, assignment: Assignment, options: Options
     checks = _selected(assignment, options)
     penalties: list[Penalty] = list(pc.penalties)
     results: list[CheckResult] = []
+    run_problems: list[Problem] = []
     verdict, reason = "graded", ""
 
     if sub.fatal:
@@ -247,7 +253,8 @@ def _grade_after_precheck(pc: Precheck, assignment: Assignment, options: Options
             if on_notebook:
                 on_notebook(rule.name, 1 + [f.name for f in assignment.notebooks].index(rule.name),
                             len(assignment.notebooks))
-            got, executed_ok, seconds = grade_notebook(rule, work / rule.name, work, mine, assignment, options, runner)
+            got, executed_ok, seconds = grade_notebook(rule, work / rule.name, work, mine, assignment, options, runner,
+                                                       run_problems)
             results += got
             timings.append((rule.name, round(seconds, 3)))
             if rule.execution_penalty and not executed_ok and options.run_code and runner is not None:
@@ -265,7 +272,7 @@ def _grade_after_precheck(pc: Precheck, assignment: Assignment, options: Options
     score = final_score(raw, penalties, assignment.max_score, accepted)
     return Grade(
         student=sub.student, assignment=assignment.id, zip_name=sub.zip_name, accepted=accepted,
-        hours_late=late.hours_late, lateness=late, penalties=tuple(penalties), problems=pc.problems,
+        hours_late=late.hours_late, lateness=late, penalties=tuple(penalties), problems=pc.problems + tuple(run_problems),
         files=sub.files, checks=tuple(results), manual=assignment.manual if verdict == "graded" else (), raw_score=raw, score=score,
         max_score=assignment.max_score, auto_max=sum(c.points for c in checks), verdict=verdict, reason=reason,
         grader_version=__version__, registry_hash=assignment.registry_hash, submission_hash=sub.sha256,

@@ -101,6 +101,7 @@ class SandboxLimits:
     cpu_seconds: float = 900.0
     memory_mb: int = 4096
     file_mb: int = 256
+    disk_mb: int = 512  # everything one notebook run may write, in total
     cuda_to_cpu: bool = True
 
 
@@ -471,6 +472,7 @@ def _validate(data: dict[str, Any], file: str, lines: Lines, source: str) -> Ass
         cpu_seconds=v.number(sb, "cpu_seconds", ("sandbox",), defaults.cpu_seconds, minimum=1),
         memory_mb=int(v.number(sb, "memory_mb", ("sandbox",), defaults.memory_mb, minimum=256)),
         file_mb=int(v.number(sb, "file_mb", ("sandbox",), defaults.file_mb, minimum=1)),
+        disk_mb=int(v.number(sb, "disk_mb", ("sandbox",), defaults.disk_mb, minimum=1)),
         cuda_to_cpu=v.boolean(sb, "cuda_to_cpu", ("sandbox",), defaults.cuda_to_cpu),
     )
 

@@ -48,6 +48,7 @@ class SandboxRunner:
     def run(self, notebook: Path, scratch: Path, mode: str, limits: SandboxLimits,
             requests: Mapping[str, Request]) -> RunOutcome:
         from .sandbox import Limits, NotebookJob, ProbeRequest, Shims, SnapshotRequest
+        from .sandbox.jobs import DISK_NOTE
 
         # SNAPSHOT is not a probe: it asks for weight snapshots taken *during* a full run.
         snaps = {key: req for key, req in requests.items() if req.probe == SNAPSHOT}
@@ -61,7 +62,8 @@ class SandboxRunner:
         job = NotebookJob(
             notebook_path=str(notebook), scratch_dir=str(scratch), mode=mode,  # type: ignore[arg-type]
             limits=Limits(cell_seconds=limits.cell_seconds, notebook_seconds=limits.notebook_seconds,
-                          cpu_seconds=limits.cpu_seconds, memory_mb=limits.memory_mb, file_mb=limits.file_mb),
+                          cpu_seconds=limits.cpu_seconds, memory_mb=limits.memory_mb, file_mb=limits.file_mb,
+                          disk_mb=limits.disk_mb),
             shims=Shims(cuda_to_cpu=limits.cuda_to_cpu), probes=probes, snapshot=snapshot, label=notebook.name,
             # A child that dies (a segfault in one function) must not take the other checks with
             # it: a fresh child re-runs the definitions and answers the remaining probes.
@@ -91,7 +93,14 @@ class SandboxRunner:
         if run.crashed is not None:
             crashed = f"the notebook's process died ({run.crashed.reason})"
         facts = NotebookFacts(executed_ok=run.executed_ok, failed_cells=failed, notes=notes)
-        return RunOutcome(replies=replies, facts=facts, crashed=crashed, seconds=float(run.seconds))
+        # a write past the run's disk quota failed: the report says so (once per notebook)
+        problems: tuple[str, ...] = ()
+        for c in run.cells:
+            hit = next((n for n in c.notes if n.startswith(DISK_NOTE)), None)
+            if hit:
+                problems = (f"cell {c.code_index + 1}: {hit}; writes past it fail",)
+                break
+        return RunOutcome(replies=replies, facts=facts, crashed=crashed, seconds=float(run.seconds), problems=problems)
 
 
 def _error_text(reply: Any, limit: float) -> str:
@@ -104,6 +113,10 @@ def _error_text(reply: Any, limit: float) -> str:
     if status == "crashed":
         return "the process died while running it" + (f": {err}" if err else "")
     if status == "not-run":
+        from .sandbox.expect import UNASKED
+
+        if err is not None and UNASKED in err.message:  # the run was stopped: say why
+            return "not run: " + err.message[err.message.index(UNASKED):]
         return "not run (an earlier failure stopped the notebook's process)"
     return str(err) if err else status
 

@@ -5,10 +5,16 @@ with ``os._exit``. It never returns into the server's code.
 Messages (wire messages, header ``{"t": kind, ...}``): ``hello`` (protections),
 ``cell_start``/``cell_end``, ``cells_done``, ``probe_start``/``probe_end`` (+ the encoded
 reply value as payload), ``snapshot`` (+ the encoded state_dict), ``done``, ``fatal``.
+The server accepts only what the job asked for (grader.sandbox.expect).
+
+A probe's arguments are not in the job: after ``probe_start`` the server writes them to
+fd 4 (one length-prefixed value), so no cell ever has the arguments of a probe in its
+process (a class body scanning ``gc.get_objects()`` finds none).
 """
 
 from __future__ import annotations
 
+import errno
 import faulthandler
 import json
 import os
@@ -19,6 +25,7 @@ from typing import Any
 
 from . import confine, shims, timer, wire
 from .definitions import filter_cell
+from .jobs import DISK_NOTE
 from .probes import ProbeContext, ProbeError, run_probe
 from .shell import Capture, SandboxShell
 from .snapshot import Snapshotter
@@ -94,14 +101,28 @@ def error_info(exc: BaseException, cap_lines: int = 12) -> dict[str, str]:
     return {"type": name[:200], "message": msg[:2000], "traceback": tb[-4000:]}
 
 
+def write_limit(exc: BaseException | None) -> int:
+    """The errno when an exception (or its cause/context) is a write that hit a limit:
+    ENOSPC/EDQUOT (the run's disk quota) or EFBIG (the file size limit); else 0."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            return exc.errno
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return 0
+
+
 class Child:
-    def __init__(self, job: dict, payloads: list[bytes], ctl_fd: int, shell: SandboxShell, server: dict):
+    def __init__(self, job: dict, ctl_fd: int, args_fd: int, shell: SandboxShell, server: dict):
         self.job = job
-        self.payloads = payloads
+        self.args_fd = args_fd
         self.ch = Channel(ctl_fd)
         self.shell = shell
         self.server = server
         self.limits = job["limits"]
+        self.disk_mb: int | None = None
+        self.last_disk_note = ""
         self.cap = int(self.limits.get("output_bytes", 20_000))
         self.resume = int(job.get("resume_probe", -1))
         import builtins
@@ -127,12 +148,18 @@ class Child:
             memory_mb=int(lim["memory_mb"]),
             cpu_seconds=float(cpu),
             file_mb=int(lim["file_mb"]),
+            disk_mb=int(lim.get("disk_mb", 512)),
             nofile=int(lim["nofile"]),
+            uid=int(self.job.get("uid", -1)) if int(self.job.get("uid", -1)) >= 0 else confine.NOBODY,
+            parent_fd=self.args_fd,
             drop_to_nobody=bool(self.server.get("drop_to_nobody", True)),
             use_seccomp=bool(self.server.get("seccomp", True)),
             mount_namespace=bool(self.server.get("mount_namespace", True)),
         )
         conf = confine.apply(plan)
+        if self.job.get("pid_namespace_warning"):
+            conf.warn(str(self.job["pid_namespace_warning"]))
+        self.disk_mb = conf.applied.get("disk_quota_mb")
         for k in list(os.environ):
             if k not in ENV_KEEP and not k.startswith("LC_"):
                 del os.environ[k]
@@ -160,6 +187,7 @@ class Child:
     # -- cells ---------------------------------------------------------------------------
     def run_source(self, src: str, seconds: float) -> tuple[str, dict | None, str, float]:
         shell = self.shell
+        self.last_disk_note = ""
         timer.install()  # a student may have replaced the handlers in an earlier cell
         err: BaseException | None = None
         fired = False
@@ -183,8 +211,23 @@ class Child:
         if isinstance(err, timer.CpuLimit):
             return "timeout", {"type": "CpuLimit", "message": "CPU time limit exceeded", "traceback": ""}, out, dt
         if err is not None:
-            return "error", error_info(err), out, dt
+            info = error_info(err)
+            note = self.last_disk_note = self.disk_note(err)
+            if note:
+                info["message"] = f"{info['message'][:1500]} ({note})"
+            return "error", info, out, dt
         return "ok", None, out, dt
+
+    def disk_note(self, err: BaseException | None) -> str:
+        """Why a write failed, when it hit the run's disk quota or the per-file limit."""
+        hit = write_limit(err)
+        if not hit:
+            return ""
+        if hit == errno.EFBIG:
+            return f"{DISK_NOTE} one file may hold at most {self.limits['file_mb']} MiB (sandbox.file_mb)"
+        if self.disk_mb:
+            return f"{DISK_NOTE} the notebook's run may write {self.disk_mb} MiB in all (sandbox.disk_mb)"
+        return f"{DISK_NOTE} the disk is full"
 
     def restore_builtins(self) -> list[str]:
         """Put back builtins the student replaced or deleted (the harness needs them)."""
@@ -242,6 +285,8 @@ class Child:
                     if fixed:
                         self.shell.cell_notes.append(f"restored builtins the cell replaced: {', '.join(fixed[:10])}")
                     result.update(status=status, error=err, stdout=out, seconds=round(dt, 4))
+                    if self.last_disk_note:
+                        self.shell.cell_notes.append(self.last_disk_note)
                     blocked = [n for n in self.shell.cell_notes if n.startswith("blocked:")]
                     if status == "ok" and blocked:
                         result["status"] = "blocked"
@@ -265,12 +310,13 @@ class Child:
             reply: dict[str, Any] = {"id": pid, "probe": req.get("probe"), "status": "ok", "error": None}
             payload = None
             value: Any = None
+            args: Any = None
             timer.install()
             t = _monotonic()
             with Capture(self.cap) as buf:
                 try:
-                    args = wire.decode_value(self.payloads[k], tensors="torch")
                     with timer.deadline(timeout) as d:
+                        args = wire.decode_value(wire.read_frame(self.args_fd), tensors="torch")
                         value = run_probe(ctx, str(req.get("probe")), args)
                     if d.fired:
                         raise timer.Timeout("late")
@@ -306,7 +352,7 @@ class Child:
             self.restore_builtins()
             reply["seconds"] = round(_monotonic() - t, 4)
             reply["stdout"] = buf.text()
-            value = None
+            value = args = None
             ctx.vars = {}
             self.ch.send({"t": "probe_end", "reply": reply}, payload)
             payload = None
@@ -356,9 +402,9 @@ class Child:
             _real_exit(0)
 
 
-def run(job: dict, payloads: list[bytes], ctl_fd: int, shell: SandboxShell, server: dict) -> None:
+def run(job: dict, ctl_fd: int, args_fd: int, shell: SandboxShell, server: dict) -> None:
     """Entry point in the forked child. Never returns."""
     try:
-        Child(job, payloads, ctl_fd, shell, server).main()
+        Child(job, ctl_fd, args_fd, shell, server).main()
     finally:
         _real_exit(0)

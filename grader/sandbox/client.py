@@ -79,13 +79,18 @@ class SandboxServer:
     - ``scratch_root``: the folder holding every submission's scratch folder (hidden; the
       job's own scratch folder is bound back).
     - ``threads``: torch threads in each child (a job may override).
-    - ``drop_to_nobody``: when root, run student code as uid/gid 65534.
+    - ``drop_to_nobody``: when root, run student code under a uid of its own (leased per job
+      from ``uid_base`` .. ``uid_base + uid_count - 1``, distinct across every sandbox server
+      on the machine that shares ``uid_lock_dir``; see grader.sandbox.uids).
+    - ``pid_namespace``: run each child as pid 1 of a PID namespace of its own.
     - ``stderr``: where the server's own stderr goes (None: inherit).
     """
 
     def __init__(self, hidden: Iterable[str] = (), threads: int = 1, scratch_root: str | None = None,
                  drop_to_nobody: bool = True, python: str | None = None, startup_timeout: float = 120.0,
-                 stderr: Any = None, seccomp: bool = True, mount_namespace: bool = True):
+                 stderr: Any = None, seccomp: bool = True, mount_namespace: bool = True,
+                 pid_namespace: bool = True, uid_base: int = 60000, uid_count: int = 1000,
+                 uid_lock_dir: str | None = None):
         self.hidden = [os.path.realpath(h) for h in list(default_hidden()) + list(hidden)]
         if scratch_root:
             self.hidden.append(os.path.realpath(scratch_root))
@@ -96,6 +101,8 @@ class SandboxServer:
         self.stderr = stderr
         self.seccomp = seccomp
         self.mount_namespace = mount_namespace
+        self.pid_namespace = pid_namespace
+        self.uids = {"uid_base": int(uid_base), "uid_count": int(uid_count), "uid_lock_dir": uid_lock_dir}
         self.proc: subprocess.Popen | None = None
         self.facts: dict[str, Any] = {}
         self.starts = 0
@@ -132,6 +139,8 @@ class SandboxServer:
             "drop_to_nobody": self.drop_to_nobody,
             "seccomp": self.seccomp,
             "mount_namespace": self.mount_namespace,
+            "pid_namespace": self.pid_namespace,
+            **self.uids,
         }})
         header, _ = self._recv(self.startup_timeout)
         if header is None or header.get("op") != "ready":
@@ -177,11 +186,11 @@ class SandboxServer:
         self.proc.stdin.write(wire.frame(wire.pack_message(header, list(blobs))))
         self.proc.stdin.flush()
 
-    def _recv(self, timeout: float) -> tuple[Any, list[bytes]]:
-        """One message from the server, or (None, []) on EOF/timeout."""
+    def _recv(self, timeout: float, max_bytes: int = 2 << 30) -> tuple[Any, list[bytes]]:
+        """One message from the server (at most `max_bytes`), or (None, []) on EOF/timeout."""
         assert self.proc is not None and self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
-        reader = wire.MessageReader(wire.Caps(max_message_bytes=2 << 30, max_total_array_bytes=2 << 30))
+        reader = wire.MessageReader(wire.Caps(max_message_bytes=max_bytes, max_total_array_bytes=2 << 30))
         end = time.monotonic() + timeout
         with selectors.DefaultSelector() as sel:
             sel.register(fd, selectors.EVENT_READ)
@@ -228,7 +237,7 @@ class SandboxServer:
         self.jobs += 1
         try:
             self._send({"op": "run", "job": job_json}, payloads)
-            header, blobs = self._recv(job.budget_seconds())
+            header, blobs = self._recv(job.budget_seconds(), job.max_result_bytes())
         except (OSError, ValueError, wire.WireError) as exc:
             header, blobs = None, []
             restarted = f"{type(exc).__name__}: {exc}"

@@ -3,43 +3,59 @@
 What is applied, in order (each step that cannot be done on a machine is skipped with a
 warning, and :func:`apply` returns a ``protections`` dict saying what was done):
 
+0. (the server forks with :func:`fork_in_pid_namespace`): the child is pid 1 of a PID
+   namespace of its own; it sees and can name no other process. As any pid 1, it ignores
+   signals it sends itself whose action is the default (``os.kill(os.getpid(), 9)``, the
+   Colab "restart" idiom, is a no-op); faults (SIGSEGV...), rlimit kills and the server's
+   SIGKILL still end it.
 1. ``setsid()``: the child leads its own process group, so the server can kill all of it.
+   The scratch folder is chowned to the run's uid (before the mounts: the overlay below
+   must not copy every file up to do it).
 2. rlimits: RLIMIT_AS (memory), RLIMIT_CPU (soft < hard: SIGXCPU first, SIGKILL at hard),
    RLIMIT_FSIZE, RLIMIT_NOFILE, RLIMIT_CORE = 0.
 3. Namespaces (``unshare``): a new *network* namespace (only a down loopback: no network
-   at all, not even 127.0.0.1) and a private *mount* namespace in which
+   at all, not even 127.0.0.1), a new *IPC* namespace (SysV shared memory, semaphores and
+   message queues, POSIX queues: private, and gone with the child), and a private *mount*
+   namespace in which
 
    - every hidden folder gets an empty read-only tmpfs over it: the grader's project
      folder (or its installed package folders), the reference solutions, the registry,
      the folder holding the job's scratch folder (so sibling scratch folders of other
      students are hidden) and the ``scratch_root`` if given, any ``hidden=[...]`` folder,
      and /root, /home, /run, /srv, /opt;
-   - /tmp, /var/tmp, /dev/shm get a fresh private writable tmpfs (size ``file_mb``), so
-     writes there vanish with the child;
+   - one private tmpfs of ``disk_mb`` is the run's whole disk: /tmp is its root, /var/tmp
+     and /dev/shm are folders in it, and the scratch folder becomes an overlay whose
+     writable layer lies in it (the submission's files are read from the real folder,
+     every write lands in the tmpfs). Writes past ``disk_mb`` in total fail with ENOSPC,
+     and all of it vanishes with the child;
+   - /proc is a fresh proc of the child's PID namespace (it lists only the child);
    - the folders the child needs (the Python prefix and its site-packages, and the job's
      scratch folder) are bound back where they were when they lie under a hidden one;
-     Python folders read-only, the scratch folder read-write;
+     Python folders read-only, the scratch folder under the overlay above;
    - ``/`` is remounted read-only (in this namespace only).
 
    As root this uses CAP_SYS_ADMIN; when not root it tries an unprivileged user namespace
    first.
-4. Identity: when root, the child switches to ``nobody`` (uid/gid 65534, no groups), so it
-   can neither write root-owned files, nor signal or trace the server, nor use any
-   capability. The scratch folder is chowned to that user first (the grader, as root,
-   can still remove it).
+4. Identity: when root, the child switches to the uid/gid the server leased for this run
+   (``grader.sandbox.uids``: distinct for every child running at the same time on the
+   machine, across servers and batch workers; no groups), so it can neither write
+   root-owned files, nor signal or trace the server or another child, nor use any
+   capability.
 5. ``PR_SET_PDEATHSIG``: the child is killed when the server dies.
 6. seccomp (libseccomp through pyseccomp), default allow, refusing with EPERM: execve,
    execveat, fork, vfork, clone without CLONE_THREAD (threads still work; clone3 answers
    ENOSYS so glibc falls back to clone), ptrace and process_vm_*, mount and friends,
-   unshare/setns, kill/tgkill/rt_sigqueueinfo aimed at another process, socket() outside
-   AF_UNIX, module/kexec/bpf/perf/keyctl/io_uring and clock/host changes.
+   unshare/setns, kill/tgkill/rt_sigqueueinfo/rt_tgsigqueueinfo aimed at another process,
+   tkill, pidfd_*, ``fcntl`` F_SETOWN/F_SETOWN_EX/F_SETSIG and ``ioctl`` FIOSETOWN/SIOCSPGRP
+   (the "deliver a signal of my choice to that pid when this pipe is ready" path), socket()
+   outside AF_UNIX, module/kexec/bpf/perf/keyctl/io_uring and clock/host changes.
 
 Enforced on this kind of machine (root, CAP_SYS_ADMIN, libseccomp 2.5): all of the above.
-Best effort / not covered: /proc still lists the machine's processes (their command lines
-are readable, their memory and environment are not); reads of world-readable files
-outside the hidden folders (system files, the venv) are allowed; the student's code runs
-in the same process as the probe harness, so it can tamper with the harness itself (but
-the grader only trusts values it decodes and compares in its own process).
+Best effort / not covered: reads of world-readable files outside the hidden folders
+(system files, the venv) are allowed; /sys is the machine's; the student's code runs in
+the same process as the probe harness, so it can tamper with the harness itself (but the
+grader only trusts values it decodes and checks in its own process); CPU and memory
+bandwidth are shared with the other children (a busy child slows its neighbours).
 """
 
 from __future__ import annotations
@@ -54,6 +70,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWPID = 0x20000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 CLONE_THREAD = 0x00010000
@@ -67,11 +85,14 @@ MS_REC = 16384
 MS_PRIVATE = 1 << 18
 
 NOBODY = 65534
+MS_NOEXEC = 8
 
 WRITABLE_TMP = ("/tmp", "/var/tmp", "/dev/shm")
+QUOTA_DIR = "/tmp/.sandbox"  # root-only folder in the quota tmpfs: /var/tmp, /dev/shm, the overlay's layers
 SYSTEM_HIDDEN = ("/root", "/home", "/run", "/srv", "/opt")
 
 _libc: Any = None
+PR_SET_PDEATHSIG = 1
 
 
 def libc() -> Any:
@@ -105,6 +126,11 @@ def preload() -> dict[str, Any]:
     sc = _seccomp_module()
     facts["seccomp"] = bool(sc)
     facts["root"] = os.geteuid() == 0
+    global _own_pid_ns
+    try:
+        _own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:  # pragma: no cover - no /proc: children share the server's namespace
+        _own_pid_ns = -1
     return facts
 
 
@@ -116,7 +142,10 @@ class Plan:
     memory_mb: int = 4096
     cpu_seconds: float = 600.0
     file_mb: int = 256
+    disk_mb: int = 512
     nofile: int = 256
+    uid: int = NOBODY
+    parent_fd: int = -1  # a pipe from the server (hangs up when it dies)
     drop_to_nobody: bool = True
     network: bool = False  # False: new empty network namespace
     mount_namespace: bool = True
@@ -198,10 +227,11 @@ def set_rlimits(plan: Plan, conf: Confinement) -> None:
 
 
 def enter_namespaces(plan: Plan, conf: Confinement) -> bool:
-    """unshare(NEWNET | NEWNS). Returns True when a private mount namespace is in place."""
+    """unshare(NEWNET | NEWIPC | NEWNS). Returns True when a private mount namespace is in place."""
     t = time.perf_counter()
-    want = (0 if plan.network else CLONE_NEWNET) | (CLONE_NEWNS if plan.mount_namespace else 0)
+    want = (0 if plan.network else CLONE_NEWNET) | CLONE_NEWIPC | (CLONE_NEWNS if plan.mount_namespace else 0)
     conf.applied["network_namespace"] = False
+    conf.applied["ipc_namespace"] = False
     conf.applied["mount_namespace"] = False
     conf.applied["user_namespace"] = False
     if not want:
@@ -209,6 +239,7 @@ def enter_namespaces(plan: Plan, conf: Confinement) -> bool:
     try:
         _unshare(want)
         conf.applied["network_namespace"] = bool(want & CLONE_NEWNET)
+        conf.applied["ipc_namespace"] = True
         conf.applied["mount_namespace"] = bool(want & CLONE_NEWNS)
     except OSError as exc:
         if exc.errno in (errno.EPERM, errno.EINVAL) and os.geteuid() != 0:
@@ -224,12 +255,14 @@ def enter_namespaces(plan: Plan, conf: Confinement) -> bool:
                     f.write(f"{gid} {gid} 1")
                 conf.applied["user_namespace"] = True
                 conf.applied["network_namespace"] = bool(want & CLONE_NEWNET)
+                conf.applied["ipc_namespace"] = True
                 conf.applied["mount_namespace"] = bool(want & CLONE_NEWNS)
             except OSError as exc2:
                 conf.warn(f"no namespaces (unshare: {exc}; user namespace: {exc2}): network and hidden folders are not enforced")
         else:
             # try them one by one so one missing feature does not cost the other
-            for flag, key in ((CLONE_NEWNET, "network_namespace"), (CLONE_NEWNS, "mount_namespace")):
+            for flag, key in ((CLONE_NEWNET, "network_namespace"), (CLONE_NEWIPC, "ipc_namespace"),
+                              (CLONE_NEWNS, "mount_namespace")):
                 if want & flag:
                     try:
                         _unshare(flag)
@@ -272,7 +305,8 @@ def setup_mounts(plan: Plan, conf: Confinement) -> None:
     ops = sorted([(h.count("/"), 0, h) for h in hidden if h not in fds] + [(p.count("/"), 1, p) for p in fds],
                  key=lambda x: (x[0], x[1], x[2]))
     writable = {p for p, w in keep if w}
-    size = max(16, int(plan.file_mb))
+    size = max(1, int(plan.disk_mb))
+    quota = False  # the quota tmpfs is on /tmp (sorted first of the three: depth 1)
     done_hidden: list[str] = []
     tmpfs_ro: list[str] = []
     for _, kind, path in ops:
@@ -280,7 +314,12 @@ def setup_mounts(plan: Plan, conf: Confinement) -> None:
             if kind == 0:
                 if not os.path.isdir(path):
                     continue  # already under an earlier tmpfs: hidden anyway
-                if path in WRITABLE_TMP:
+                if path == "/tmp":
+                    _quota_tmpfs(size)
+                    quota = True
+                elif path in WRITABLE_TMP and quota:
+                    _mount(os.path.join(QUOTA_DIR, path.strip("/").replace("/", "_")), path, None, MS_BIND)
+                elif path in WRITABLE_TMP:
                     _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size}m,mode=1777")
                 else:
                     _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
@@ -295,6 +334,20 @@ def setup_mounts(plan: Plan, conf: Confinement) -> None:
             conf.warn(f"{'hide' if kind == 0 else 'keep'} {path}: {exc}")
     for fd in fds.values():
         os.close(fd)
+    conf.applied["disk_quota_mb"] = None
+    if quota and scratch in fds:
+        try:
+            _overlay_scratch(scratch)
+            conf.applied["disk_quota_mb"] = size
+        except OSError as exc:
+            conf.warn(f"the scratch folder writes to the real disk (no overlay: {exc}): only /tmp is within disk_mb")
+    conf.applied["private_proc"] = False
+    if os.getpid() == 1:  # in a PID namespace of its own: a /proc that lists only this process
+        try:
+            _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+            conf.applied["private_proc"] = True
+        except OSError as exc:
+            conf.warn(f"/proc still lists the machine's processes: {exc}")
     for path in tmpfs_ro:
         try:
             _mount(None, path, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "size=1m,mode=755")
@@ -312,6 +365,54 @@ def setup_mounts(plan: Plan, conf: Confinement) -> None:
     conf.timings["mounts"] = time.perf_counter() - t
 
 
+def _quota_tmpfs(size_mb: int) -> None:
+    """One tmpfs of ``size_mb`` on /tmp, holding (in a root-only folder) what /var/tmp and
+    /dev/shm are bound to and the overlay layers of the scratch folder: the run's whole disk."""
+    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb}m,nr_inodes=131072,mode=1777")
+    os.mkdir(QUOTA_DIR, 0o700)
+    for name in ("var_tmp", "dev_shm"):
+        os.mkdir(os.path.join(QUOTA_DIR, name))
+        os.chmod(os.path.join(QUOTA_DIR, name), 0o1777)
+    os.mkdir(os.path.join(QUOTA_DIR, "work"), 0o700)
+    os.mkdir(os.path.join(QUOTA_DIR, "upper"))
+
+
+def _overlay_scratch(scratch: str) -> None:
+    """The scratch folder (already bound back) becomes an overlay: reads from it, writes to
+    the quota tmpfs. The upper layer's root takes the folder's owner and mode (the overlay's
+    root shows them)."""
+    upper = os.path.join(QUOTA_DIR, "upper")
+    st = os.stat(scratch)
+    os.chown(upper, st.st_uid, st.st_gid)
+    os.chmod(upper, st.st_mode & 0o7777)
+
+    def esc(path: str) -> str:
+        return path.replace("\\", "\\\\").replace(",", "\\,").replace(":", "\\:")
+
+    _mount("overlay", scratch, "overlay", MS_NOSUID | MS_NODEV,
+           f"lowerdir={esc(scratch)},upperdir={esc(upper)},workdir={esc(os.path.join(QUOTA_DIR, 'work'))}")
+
+
+def chown_scratch(plan: Plan, conf: Confinement) -> None:
+    """Give the scratch folder's files to the run's uid (on the real disk, before the overlay
+    hides it: chowning through the overlay would copy every file into the quota)."""
+    if not plan.drop_to_nobody or os.geteuid() != 0:
+        return
+    t = time.perf_counter()
+    uid = int(plan.uid)
+    try:
+        os.chown(plan.scratch_dir, uid, uid, follow_symlinks=False)
+        for root, dirs, files in os.walk(plan.scratch_dir):
+            for name in dirs + files:
+                try:
+                    os.chown(os.path.join(root, name), uid, uid, follow_symlinks=False)
+                except OSError:
+                    pass
+    except OSError as exc:
+        conf.warn(f"scratch folder not given to uid {uid}: {exc}")
+    conf.timings["chown"] = time.perf_counter() - t
+
+
 def drop_identity(plan: Plan, conf: Confinement, mounts_ok: bool) -> None:
     t = time.perf_counter()
     conf.applied["uid"] = os.geteuid()
@@ -322,24 +423,17 @@ def drop_identity(plan: Plan, conf: Confinement, mounts_ok: bool) -> None:
         return
     if not mounts_ok:
         # without the mount namespace the Python folders under /root stay unreachable for
-        # nobody; stay root (seccomp still applies)
-        conf.warn("staying root: no private mount namespace to make Python reachable for nobody")
+        # another uid; stay root (seccomp still applies)
+        conf.warn("staying root: no private mount namespace to make Python reachable for another uid")
         return
+    uid = int(plan.uid)
     try:
-        scratch = plan.scratch_dir
-        os.chown(scratch, NOBODY, NOBODY, follow_symlinks=False)
-        for root, dirs, files in os.walk(scratch):
-            for name in dirs + files:
-                try:
-                    os.chown(os.path.join(root, name), NOBODY, NOBODY, follow_symlinks=False)
-                except OSError:
-                    pass
         os.setgroups([])
-        os.setresgid(NOBODY, NOBODY, NOBODY)
-        os.setresuid(NOBODY, NOBODY, NOBODY)
-        conf.applied["uid"] = NOBODY
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+        conf.applied["uid"] = uid
     except OSError as exc:
-        conf.warn(f"could not switch to nobody: {exc}")
+        conf.warn(f"could not switch to uid {uid}: {exc}")
     conf.timings["identity"] = time.perf_counter() - t
 
 
@@ -355,6 +449,10 @@ EPERM_SYSCALLS = (
     "pidfd_open", "pidfd_getfd", "pidfd_send_signal", "kcmp", "tkill", "iopl", "ioperm",
     "lookup_dcookie", "vhangup", "personality",
 )
+# fcntl/ioctl commands that make the kernel signal a process of the caller's choosing when a
+# file is ready (F_SETOWN + F_SETSIG + O_ASYNC delivered SIGKILL to another child once)
+F_SETOWN, F_SETSIG, F_SETOWN_EX = 8, 10, 15
+FIOSETOWN, SIOCSPGRP = 0x8901, 0x8902
 
 
 def install_seccomp(plan: Plan, conf: Confinement) -> None:
@@ -383,6 +481,10 @@ def install_seccomp(plan: Plan, conf: Confinement) -> None:
         f.add_rule(eperm, "rt_sigqueueinfo", sc.Arg(0, sc.NE, me))
         f.add_rule(eperm, "rt_tgsigqueueinfo", sc.Arg(0, sc.NE, me))
         f.add_rule(eperm, "socket", sc.Arg(0, sc.NE, 1))  # AF_UNIX only
+        for cmd in (F_SETOWN, F_SETSIG, F_SETOWN_EX):
+            f.add_rule(eperm, "fcntl", sc.Arg(1, sc.EQ, cmd))
+        for cmd in (FIOSETOWN, SIOCSPGRP):
+            f.add_rule(eperm, "ioctl", sc.Arg(1, sc.EQ, cmd))
         f.load()
         conf.applied["seccomp"] = True
         if skipped:
@@ -392,11 +494,12 @@ def install_seccomp(plan: Plan, conf: Confinement) -> None:
     conf.timings["seccomp"] = time.perf_counter() - t
 
 
-PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent(conf: Confinement) -> None:
-    """SIGKILL this child when the server dies (set after the uid change, which clears it)."""
+def die_with_parent(conf: Confinement, parent_fd: int = -1) -> None:
+    """SIGKILL this child when its parent dies (set after the uid change, which clears it).
+    `parent_fd`: the read end of a pipe the parent writes to; it hangs up when the parent
+    died before this call (in a PID namespace getppid() cannot tell: it is 0 either way)."""
     parent = os.getppid()
     try:
         libc().prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
@@ -404,19 +507,53 @@ def die_with_parent(conf: Confinement) -> None:
     except Exception as exc:  # noqa: BLE001
         conf.warn(f"parent-death signal not set: {exc}")
         conf.applied["dies_with_server"] = False
-    if os.getppid() != parent:  # the server died in between
-        os.kill(os.getpid(), 9)
+    if os.getppid() != parent:  # the server died in between (pid 1 ignores its own SIGKILL: exit)
+        os._exit(9)
+    if parent_fd >= 0:
+        import select
+
+        poller = select.poll()
+        poller.register(parent_fd, select.POLLHUP)
+        if any(ev & (select.POLLHUP | select.POLLERR) for _, ev in poller.poll(0)):
+            os._exit(9)
+
+
+_own_pid_ns = -1  # the server's own PID namespace (opened by preload, before any unshare)
+
+
+def fork_in_pid_namespace() -> tuple[int, str]:
+    """``os.fork()`` whose child is pid 1 of a new PID namespace: it sees and can name no
+    other process. Called by the server: ``unshare(CLONE_NEWPID)`` applies to the caller's
+    next child only, and ``setns`` back to its own namespace right after the fork readies
+    the server for the next job (one fork per child, as without a namespace). Returns
+    (pid, warning); the warning says why there is no namespace when it could not be made
+    (the fork happens anyway)."""
+    try:
+        if _own_pid_ns < 0:
+            raise OSError(errno.ENOENT, "the server's PID namespace was not opened")
+        _unshare(CLONE_NEWPID)
+    except OSError as exc:
+        return os.fork(), f"no PID namespace ({exc}): the child sees the machine's processes in /proc"
+    pid = -1
+    try:
+        pid = os.fork()
+    finally:
+        if pid != 0 and libc().setns(_own_pid_ns, CLONE_NEWPID) != 0:  # pragma: no cover
+            raise OSError(ctypes.get_errno(), "setns back to the server's PID namespace failed")
+    return pid, ""
 
 
 def apply(plan: Plan) -> Confinement:
     """Apply every protection in order; never raises for a missing feature."""
     conf = Confinement()
     t0 = time.perf_counter()
+    conf.applied["pid_namespace"] = os.getpid() == 1
     try:
         os.setsid()
         conf.applied["own_process_group"] = True
     except OSError:
         conf.applied["own_process_group"] = os.getpgrp() == os.getpid()
+    chown_scratch(plan, conf)
     set_rlimits(plan, conf)
     mounts_ok = enter_namespaces(plan, conf)
     if mounts_ok:
@@ -432,7 +569,7 @@ def apply(plan: Plan) -> Confinement:
     except OSError as exc:
         conf.warn(f"cannot enter the scratch folder: {exc}")
     drop_identity(plan, conf, mounts_ok)
-    die_with_parent(conf)
+    die_with_parent(conf, plan.parent_fd)
     install_seccomp(plan, conf)
     conf.timings["total"] = time.perf_counter() - t0
     return conf

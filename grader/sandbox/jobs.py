@@ -22,6 +22,7 @@ from . import wire
 
 Mode = Literal["definitions", "full"]
 CELL_STATUSES = ("ok", "error", "timeout", "skipped", "blocked", "crashed")
+DISK_NOTE = "disk quota used up:"  # starts a cell's note when a write hit Limits.disk_mb or file_mb
 PROBE_STATUSES = ("ok", "error", "timeout", "crashed", "not-run")
 
 
@@ -36,8 +37,13 @@ class Limits:
     - ``cpu_seconds``: RLIMIT_CPU soft limit (hard = soft + 10 s); None: computed from the
       wall budgets times the thread count, plus 30 s.
     - ``memory_mb``: RLIMIT_AS. A process with torch imported already maps ~670 MiB.
-    - ``file_mb``: RLIMIT_FSIZE (largest file the child may write); also the size of the
-      private /tmp tmpfs.
+    - ``file_mb``: RLIMIT_FSIZE (largest file the child may write).
+    - ``disk_mb``: everything the run may write, in total: the scratch folder (an overlay
+      over the submission's files), /tmp, /var/tmp and /dev/shm share one tmpfs of this
+      size; writes past it fail with ENOSPC in the student's cell, and the cell's error
+      says so.
+    - ``reply_mb``: the largest probe reply the server accepts (a longer one ends the run:
+      see grader.sandbox.expect).
     - ``nofile``: RLIMIT_NOFILE.
     - ``output_bytes``: stdout+stderr kept per cell and per probe.
     """
@@ -47,6 +53,8 @@ class Limits:
     cpu_seconds: float | None = None
     memory_mb: int = 4096
     file_mb: int = 256
+    disk_mb: int = 512
+    reply_mb: int = 128
     nofile: int = 256
     output_bytes: int = 20_000
     grace_seconds: float = 2.0
@@ -179,6 +187,13 @@ class NotebookJob:
         if self.probes and (self.mode == "definitions" or self.recover_probes):
             restarts = min(len(self.probes), 3) * (lim.cell_seconds + 2 * lim.grace_seconds + 20.0)
         return lim.notebook_seconds + lim.grace_seconds + probes + restarts + 30.0
+
+    def max_result_bytes(self) -> int:
+        """The largest result the server may send back for this job: what it asked for
+        (replies, snapshots) plus room for the cells' texts; the grader reads no more."""
+        replies = len(self.probes) * ((self.limits.reply_mb << 20) + (9 << 20))
+        snaps = int(self.snapshot.max_mb * (1 << 20)) + self.snapshot.max_count * 65536 if self.snapshot else 0
+        return replies + snaps + (64 << 20)
 
     def to_json(self) -> dict[str, Any]:
         return {

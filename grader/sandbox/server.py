@@ -181,41 +181,53 @@ def warm_up() -> None:
 class ChildRun:
     """Supervise one forked child; collect what it reports."""
 
-    def __init__(self, job: dict, payloads: list[bytes], resume: int, state: "JobState"):
+    def __init__(self, job: dict, payloads: list, resume: int, state: "JobState", uid: int):
         self.job = job
-        self.payloads = payloads
+        self.payloads = payloads  # memoryviews into a mapping the child does not inherit
         self.resume = resume
         self.state = state
+        self.uid = uid
+        self.sending: list[memoryview] = []  # what is left to write to the child's argument pipe
 
     def spawn(self) -> int:
-        from . import child
+        from . import child, confine
 
         ctl_r, ctl_w = os.pipe()
         out_r, out_w = os.pipe()
+        args_r, args_w = os.pipe()  # server -> child: each probe's arguments, when that probe starts
         sys.stdout.flush()
         sys.stderr.flush()
-        pid = os.fork()
+        if SERVER_CFG.get("pid_namespace", True):
+            pid, pid_ns_warning = confine.fork_in_pid_namespace()
+        else:
+            pid, pid_ns_warning = os.fork(), ""
         if pid == 0:  # pragma: no cover - runs in the child (tests see its effects)
             try:
+                # die with the server from the start (set again after the uid change, which clears it)
+                confine.libc().prctl(confine.PR_SET_PDEATHSIG, 9, 0, 0, 0)
                 os.close(ctl_r)
                 os.close(out_r)
+                os.close(args_w)
                 devnull = os.open("/dev/null", os.O_RDONLY)
                 os.dup2(devnull, 0)
                 os.dup2(out_w, 1)
                 os.dup2(out_w, 2)
                 os.dup2(ctl_w, 3)
-                os.closerange(4, 65536)
+                os.dup2(args_r, 4)
+                os.closerange(5, 65536)
                 signal.signal(signal.SIGPIPE, signal.SIG_DFL)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                job = dict(self.job, resume_probe=self.resume)
-                child.run(job, self.payloads, 3, SHELL, SERVER_CFG)
+                job = dict(self.job, resume_probe=self.resume, uid=self.uid, pid_namespace_warning=pid_ns_warning)
+                child.run(job, 3, 4, SHELL, SERVER_CFG)
             finally:
                 os._exit(71)
         os.close(ctl_w)
         os.close(out_w)
+        os.close(args_r)
         self.pid = pid
         self.ctl = ctl_r
         self.out = out_r
+        self.args = args_w
         return pid
 
     def kill(self) -> None:
@@ -229,16 +241,42 @@ class ChildRun:
         except OSError:
             pass
 
-    def supervise(self) -> None:
+    def send_args(self, index: int) -> None:
+        """Queue probe `index`'s arguments for the child (written as the pipe takes them)."""
         from . import wire
 
+        blob = self.payloads[index] if 0 <= index < len(self.payloads) else memoryview(wire.encode_value({}))
+        self.sending = [memoryview(wire.length_prefix(len(blob))), blob]
+
+    def write_args(self) -> None:
+        while self.sending:
+            try:
+                n = os.write(self.args, self.sending[0])
+            except BlockingIOError:
+                return
+            except OSError:  # the child closed its end: its probe fails on its own
+                self.sending = []
+                return
+            rest = self.sending[0][n:]
+            if len(rest):
+                self.sending[0] = rest
+                return
+            self.sending.pop(0)
+
+    def supervise(self) -> None:
+        from . import wire
+        from .expect import UNASKED, Expect, Unasked
+
         st = self.state
+        expect = Expect(self.job, self.resume)
         os.set_blocking(self.ctl, False)
         os.set_blocking(self.out, False)
+        os.set_blocking(self.args, False)
         sel = selectors.DefaultSelector()
         sel.register(self.ctl, selectors.EVENT_READ, "ctl")
         sel.register(self.out, selectors.EVENT_READ, "out")
-        reader = wire.MessageReader(CHILD_CAPS)
+        writing = False
+        reader = wire.MessageReader(CHILD_CAPS, limit=expect.max_message_bytes)
         start = time.monotonic()
         phase = "setup"
         deadline = start + SETUP_SECONDS
@@ -249,6 +287,17 @@ class ChildRun:
         open_fds = {self.ctl, self.out}
         exit_deadline = None
         status = None
+
+        def stop(why: str) -> None:
+            nonlocal killed, exit_deadline
+            st.unasked = st.unasked or why
+            killed = killed or f"{UNASKED} ({why}); the run was stopped in {phase}"
+            self.kill()
+            if self.ctl in open_fds:
+                sel.unregister(self.ctl)
+                open_fds.discard(self.ctl)
+            exit_deadline = time.monotonic() + 5.0
+
         while True:
             now = time.monotonic()
             if status is None:
@@ -274,12 +323,23 @@ class ChildRun:
             if exit_deadline is not None and status is None and now >= exit_deadline:
                 self.kill()
                 exit_deadline = now + 5.0
+            if self.sending and not writing and status is None:
+                sel.register(self.args, selectors.EVENT_WRITE, "args")
+                writing = True
+            elif writing and (not self.sending or status is not None):
+                sel.unregister(self.args)
+                writing = False
             timeout = 0.05 if status is not None else 0.2
-            if not open_fds:
+            if not open_fds and not writing:
                 time.sleep(0.01)
                 continue
             for key, _ in sel.select(timeout):
                 fd = key.fd
+                if key.data == "args":
+                    self.write_args()
+                    continue
+                if fd not in open_fds:
+                    continue
                 try:
                     chunk = os.read(fd, 1 << 20)
                 except BlockingIOError:
@@ -295,17 +355,29 @@ class ChildRun:
                 if key.data == "out":
                     st.add_raw(chunk)
                     continue
-                try:
-                    msgs = reader.feed(chunk)
-                except wire.WireError as exc:
-                    st.warn(f"child broke the protocol ({exc}); killed")
-                    killed = killed or f"killed by the sandbox server in {phase}: protocol violation"
-                    self.kill()
-                    sel.unregister(fd)
-                    open_fds.discard(fd)
-                    exit_deadline = time.monotonic() + 5.0
-                    continue
-                for header, blobs in msgs:
+                reader.add(chunk)
+                while fd in open_fds:
+                    try:
+                        msg = reader.next()  # one at a time: the size it may have depends on the ones before
+                    except wire.TooLong as exc:
+                        stop(str(exc))
+                        break
+                    except wire.WireError as exc:
+                        st.warn(f"child broke the protocol ({exc}); killed")
+                        killed = killed or f"killed by the sandbox server in {phase}: protocol violation"
+                        self.kill()
+                        sel.unregister(fd)
+                        open_fds.discard(fd)
+                        exit_deadline = time.monotonic() + 5.0
+                        break
+                    if msg is None:
+                        break
+                    header, blobs = msg
+                    try:
+                        expect.check(header, blobs)
+                    except Unasked as exc:
+                        stop(str(exc))
+                        break
                     try:
                         kind, nxt = st.on_message(header, blobs, self.resume)
                     except Exception as exc:  # noqa: BLE001 - never die for a bad message
@@ -320,6 +392,8 @@ class ChildRun:
                         in_cells = False
                         phase = f"probe {nxt['id']}"
                         deadline = now + float(nxt["timeout"]) + grace
+                        self.send_args(expect.next_probe - 1)
+                        self.write_args()
                     elif kind == "cells_done":
                         in_cells = False
                         phase = "between"
@@ -338,6 +412,8 @@ class ChildRun:
         sel.close()
         os.close(self.ctl)
         os.close(self.out)
+        os.close(self.args)
+        self.sending = []
         st.on_exit(status if status is not None else 0, killed, phase)
 
 
@@ -365,6 +441,8 @@ class JobState:
         self.current_probe: dict | None = None
         self.notebook_error = None
         self.plan: list[tuple[int, int]] = []
+        self.unasked = ""  # why the run was stopped for a message the job did not ask for
+        self.text_cap = 4 * int(job.get("limits", {}).get("output_bytes", 20_000)) + 20_000
 
     def warn(self, text: str) -> None:
         if len(self.warnings) < 50:
@@ -398,7 +476,7 @@ class JobState:
                 idx = int(cell.get("index", -1))
                 if idx not in self.cells:
                     self.cell_order.append(idx)
-                self.cells[idx] = cell
+                self.cells[idx] = _trimmed(cell, self.text_cap)
             self.current_cell = None
         elif kind in ("cells_done", "done"):
             if isinstance(h.get("blocked"), list):
@@ -416,7 +494,7 @@ class JobState:
         elif kind == "probe_end":
             reply = h.get("reply")
             if isinstance(reply, dict) and isinstance(reply.get("id"), str):
-                self.replies[reply["id"]] = reply
+                self.replies[reply["id"]] = _trimmed(reply, self.text_cap)
                 if blobs:
                     self.reply_blobs[reply["id"]] = blobs[0]
             self.current_probe = None
@@ -533,7 +611,39 @@ class JobState:
         return run, blobs
 
 
-def run_job(job: dict, payloads: list[bytes]) -> tuple[dict, list[bytes]]:
+def _trimmed(record: dict, cap: int) -> dict:
+    """A cell or reply record with its texts capped (the child's harness caps them already;
+    this holds when student code wrote the record)."""
+    out: dict = {}
+    for k, v in list(record.items())[:20]:
+        if isinstance(v, str):
+            v = v[:cap]
+        elif isinstance(v, dict):
+            v = {ek: ev[:cap] if isinstance(ev, str) else ev for ek, ev in list(v.items())[:10]
+                 if isinstance(ev, (str, int, float, bool)) or ev is None}
+        elif isinstance(v, list):
+            v = [x[:300] if isinstance(x, str) else x for x in v[:50] if isinstance(x, (str, int, float))]
+        elif not (isinstance(v, (int, float, bool)) or v is None):
+            continue
+        out[str(k)[:100]] = v
+    return out
+
+
+def lease_uid() -> Any:
+    """A uid of its own for this job's children (see grader.sandbox.uids); None when the
+    children do not change uid (not root, or switched off)."""
+    from . import uids
+
+    if os.geteuid() != 0 or not SERVER_CFG.get("drop_to_nobody", True):
+        return None
+    try:
+        return uids.lease(int(SERVER_CFG.get("uid_base", uids.BASE)), int(SERVER_CFG.get("uid_count", uids.COUNT)),
+                          SERVER_CFG.get("uid_lock_dir"))
+    except uids.UidPoolError as exc:
+        raise RuntimeError(f"no sandbox uid for this job: {exc}") from None
+
+
+def run_job(job: dict, payloads: list) -> tuple[dict, list[bytes]]:
     """Run one job. When a child dies (or is killed) with probes still unanswered, a fresh
     child re-runs the notebook in definitions mode (cheap, deterministic, no training)
     and goes on from the first unanswered probe; at most MAX_RESTARTS times, and not again
@@ -546,28 +656,34 @@ def run_job(job: dict, payloads: list[bytes]) -> tuple[dict, list[bytes]]:
     restarts = 0
     first_crash = None
     child_job = job
-    while True:
-        state.crash = None
-        state.done = False
-        cr = ChildRun(child_job, payloads, resume, state)
-        cr.spawn()
-        cr.supervise()
-        if state.done or state.crash is None:
-            break
-        first_crash = first_crash or state.crash
-        pending = [i for i, p in enumerate(probes) if p["id"] not in state.replies]
-        if not pending or restarts >= MAX_RESTARTS:
-            break
-        if job.get("mode") != "definitions" and not job.get("recover_probes"):
-            break  # full mode: the probes may need the state the full run built; they stay "not-run"
-        if resume >= 0 and not state.crash["phase"].startswith("probe"):
-            break  # the definitions-mode re-run could not even rebuild the namespace
-        state.warn(f"the sandbox child died ({state.crash['reason']}); a fresh child re-ran the notebook in "
-                   f"definitions mode to answer the probes from {probes[pending[0]]['id']} on")
-        restarts += 1
-        resume = pending[0]
-        child_job = dict(job, mode="definitions", snapshot=None)
-    state.crash = first_crash
+    lease = lease_uid()
+    try:
+        while True:
+            state.crash = None
+            state.done = False
+            cr = ChildRun(child_job, payloads, resume, state, lease.uid if lease else -1)
+            cr.spawn()
+            cr.supervise()
+            if state.done or state.crash is None or state.unasked:
+                break
+            first_crash = first_crash or state.crash
+            pending = [i for i, p in enumerate(probes) if p["id"] not in state.replies]
+            if not pending or restarts >= MAX_RESTARTS:
+                break
+            if job.get("mode") != "definitions" and not job.get("recover_probes"):
+                break  # full mode: the probes may need the state the full run built; they stay "not-run"
+            if resume >= 0 and not state.crash["phase"].startswith("probe"):
+                break  # the definitions-mode re-run could not even rebuild the namespace
+            state.warn(f"the sandbox child died ({state.crash['reason']}); a fresh child re-ran the notebook in "
+                       f"definitions mode to answer the probes from {probes[pending[0]]['id']} on")
+            restarts += 1
+            resume = pending[0]
+            child_job = dict(job, mode="definitions", snapshot=None)
+    finally:
+        if lease is not None:
+            lease.release()
+    if not state.unasked:
+        state.crash = first_crash or state.crash
     return state.result(time.monotonic() - t0, restarts)
 
 
@@ -601,8 +717,9 @@ def main() -> None:
             os._exit(3)
     while True:
         try:
-            header, blobs = wire.read_message(proto_in)
-        except (EOFError, OSError):
+            # probe arguments stay out of the children's memory (see read_message_unforked)
+            header, blobs = wire.read_message_unforked(proto_in)
+        except (EOFError, OSError, wire.WireError):
             break
         op = header.get("op") if isinstance(header, dict) else None
         if op == "exit":

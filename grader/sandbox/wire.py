@@ -41,10 +41,11 @@ from __future__ import annotations
 import io
 import json
 import math
+import mmap
 import os
 import struct
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -61,6 +62,10 @@ ALLOWED_KINDS = frozenset("biufc")
 
 class WireError(ValueError):
     """A message or value that does not follow the wire format (or breaks a cap)."""
+
+
+class TooLong(WireError):
+    """A length prefix longer than what the reader expects at this point of the stream."""
 
 
 @dataclass(frozen=True)
@@ -129,8 +134,9 @@ def _reject_constant(name: str) -> Any:
     raise WireError(f"non-standard JSON constant {name}")
 
 
-def unpack_message(data: bytes | memoryview, caps: Caps = DEFAULT_CAPS) -> tuple[Any, list[bytes]]:
-    """Split a message into (header, blobs). Checks every length against `caps`."""
+def unpack_message(data: bytes | memoryview, caps: Caps = DEFAULT_CAPS, copy: bool = True) -> tuple[Any, list[Any]]:
+    """Split a message into (header, blobs). Checks every length against `caps`.
+    ``copy=False``: the blobs are memoryviews into `data` (no copy on the heap)."""
     mv = memoryview(data)
     if len(mv) > caps.max_message_bytes:
         raise WireError(f"message of {len(mv)} bytes is over the cap of {caps.max_message_bytes}")
@@ -155,33 +161,51 @@ def unpack_message(data: bytes | memoryview, caps: Caps = DEFAULT_CAPS) -> tuple
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as exc:
         raise WireError(f"bad JSON header: {exc}") from None
     pos += head_len
-    blobs = []
+    blobs: list[Any] = []
     for n in lens:
-        blobs.append(bytes(mv[pos : pos + n]))
+        blobs.append(bytes(mv[pos : pos + n]) if copy else mv[pos : pos + n])
         pos += n
     return header, blobs
 
 
 class MessageReader:
-    """Incremental reader for a stream of length-prefixed messages (u64 length + message)."""
+    """Incremental reader for a stream of length-prefixed messages (u64 length + message).
 
-    def __init__(self, caps: Caps = DEFAULT_CAPS):
+    ``limit``, when given, is asked for the longest acceptable message each time a length
+    prefix arrives (before the message's bytes are buffered), so what a reader keeps is
+    bounded by what its side expects, never by what the writer announces."""
+
+    def __init__(self, caps: Caps = DEFAULT_CAPS, limit: Callable[[], int] | None = None):
         self.caps = caps
+        self.limit = limit
         self._buf = bytearray()
 
     def feed(self, chunk: bytes) -> list[tuple[Any, list[bytes]]]:
-        self._buf += chunk
+        """Add `chunk`; return every message it completes."""
+        self.add(chunk)
         out = []
-        while len(self._buf) >= _LEN.size:
-            (n,) = _LEN.unpack_from(self._buf, 0)
-            if n > self.caps.max_message_bytes:
-                raise WireError(f"incoming message of {n} bytes is over the cap")
-            if len(self._buf) < _LEN.size + n:
-                break
-            msg = bytes(self._buf[_LEN.size : _LEN.size + n])
-            del self._buf[: _LEN.size + n]
-            out.append(unpack_message(msg, self.caps))
+        while (msg := self.next()) is not None:
+            out.append(msg)
         return out
+
+    def add(self, chunk: bytes) -> None:
+        self._buf += chunk
+
+    def next(self) -> tuple[Any, list[bytes]] | None:
+        """The next complete message, or None. ``limit`` is asked here, one message at a
+        time, so it sees the state left by the messages before."""
+        if len(self._buf) < _LEN.size:
+            return None
+        (n,) = _LEN.unpack_from(self._buf, 0)
+        if n > self.caps.max_message_bytes:
+            raise WireError(f"incoming message of {n} bytes is over the cap")
+        if self.limit is not None and n > self.limit():
+            raise TooLong(f"a message of {n} bytes announced, longer than anything expected now")
+        if len(self._buf) < _LEN.size + n:
+            return None
+        msg = bytes(self._buf[_LEN.size : _LEN.size + n])
+        del self._buf[: _LEN.size + n]
+        return unpack_message(msg, self.caps)
 
     @property
     def pending(self) -> int:
@@ -191,6 +215,10 @@ class MessageReader:
 def frame(message: bytes) -> bytes:
     """Length-prefix a packed message for a stream."""
     return _LEN.pack(len(message)) + message
+
+
+def length_prefix(n: int) -> bytes:
+    return _LEN.pack(n)
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -211,12 +239,38 @@ def read_exact(fd: int, n: int) -> bytes:
     return b"".join(parts)
 
 
-def read_message(fd: int, caps: Caps = DEFAULT_CAPS) -> tuple[Any, list[bytes]]:
-    """Blocking read of one length-prefixed message from `fd`."""
+def read_frame(fd: int, caps: Caps = DEFAULT_CAPS) -> bytes:
+    """Blocking read of one length-prefixed message from `fd`, still packed."""
     (n,) = _LEN.unpack(read_exact(fd, _LEN.size))
     if n > caps.max_message_bytes:
         raise WireError(f"incoming message of {n} bytes is over the cap")
-    return unpack_message(read_exact(fd, n), caps)
+    return read_exact(fd, n)
+
+
+def read_message(fd: int, caps: Caps = DEFAULT_CAPS) -> tuple[Any, list[bytes]]:
+    """Blocking read of one length-prefixed message from `fd`."""
+    return unpack_message(read_frame(fd, caps), caps)
+
+
+def read_message_unforked(fd: int, caps: Caps = DEFAULT_CAPS) -> tuple[Any, list[memoryview]]:
+    """Blocking read of one length-prefixed message into an anonymous mapping that forks do
+    not inherit (``MADV_DONTFORK``); the blobs are memoryviews into it. The sandbox server
+    reads jobs this way, so the probe arguments it holds are not in the memory of the
+    children it forks (student code could scan its own memory); only the header is parsed
+    onto the heap. The mapping is freed with the last view."""
+    (n,) = _LEN.unpack(read_exact(fd, _LEN.size))
+    if n > caps.max_message_bytes:
+        raise WireError(f"incoming message of {n} bytes is over the cap")
+    mm = mmap.mmap(-1, max(1, n))
+    mm.madvise(mmap.MADV_DONTFORK)
+    mv = memoryview(mm)[:n]
+    pos = 0
+    while pos < n:
+        got = os.readv(fd, [mv[pos:]])
+        if not got:
+            raise EOFError("stream closed")
+        pos += got
+    return unpack_message(mv, caps, copy=False)
 
 
 def send_message(fd: int, header: Any, blobs: Sequence[bytes] = ()) -> None:

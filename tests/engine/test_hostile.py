@@ -169,3 +169,38 @@ def test_the_grader_survives_and_still_grades(runner, hostile, grade_files):
     g = grade_files(hostile, {"full.ipynb": [GOOD, BAD_RIGHT], "defs.ipynb": [GOOD, BAD_RIGHT]})
     assert g.where("") == {c: ("pass", 1.0) for c in ("full.good", "full.bad", "defs.good", "defs.bad")}
     assert g.grade.score == 4.0 and g.penalty_rules == []
+
+
+# ------------------------------------------------------------------ one student's run, that student's only
+# (the sandbox-level tests of each attack are in tests/sandbox/test_isolation.py)
+
+FLOOD = """import json, os, struct
+head = json.dumps({"t": "snapshot", "step": 0, "instance": 0, "class_name": "Net"}).encode()
+blob = b"\\x93NUMPY" + bytes(60 << 20)
+body = b"HW2W" + struct.pack("<II", len(head), 1) + struct.pack("<Q", len(blob)) + head + blob
+for _ in range(16):
+    os.write(3, struct.pack("<Q", len(body)) + body)"""
+
+
+def test_unasked_messages_end_the_run_with_a_clear_verdict(runner, hostile, grade_files):
+    """16 x 60 MiB snapshot messages nobody asked for, written straight to the result channel."""
+    from grader.sandbox.expect import UNASKED
+
+    g = grade_files(hostile, {"full.ipynb": [FLOOD, GOOD, BAD_RIGHT], "defs.ipynb": [GOOD, BAD_RIGHT]})
+    for cid in ("full.good", "full.bad"):
+        assert g[cid].status != "pass" and UNASKED in g[cid].message, g[cid].message
+    assert g["defs.good"].status == "pass" and g["defs.bad"].status == "pass"  # the other notebook is untouched
+    assert g.penalty_rules == ["execution"]
+
+
+def test_writes_past_the_disk_quota_are_reported(runner, hostile, grade_files):
+    import dataclasses
+
+    small = dataclasses.replace(hostile, sandbox=dataclasses.replace(hostile.sandbox, disk_mb=16))
+    fill = "for i in range(6):\n    open(f'block{i}.bin', 'wb').write(b'x' * (6 << 20))"
+    g = grade_files(small, {"full.ipynb": [GOOD, fill, BAD_RIGHT], "defs.ipynb": [GOOD, BAD_RIGHT]})
+    assert g.where("") == {c: ("pass", 1.0) for c in ("full.good", "full.bad", "defs.good", "defs.bad")}
+    assert g.penalty_rules == ["execution"]  # the cell failed with "No space left on device"
+    quota = [p for p in g.grade.problems if "disk quota" in p.message]
+    assert len(quota) == 1 and quota[0].file == "full.ipynb", g.grade.problems
+    assert "16 MiB" in quota[0].message and "sandbox.disk_mb" in quota[0].message and "cell 2" in quota[0].message
