@@ -283,11 +283,14 @@ def _handout(ctx: click.Context, assignment):
 
 def _provided_mode(assignment, options) -> str | None:
     """The line that says how provided code was judged (None: no provided-code check ran)."""
-    from .starters import BEHAVIOUR_MODE_LINE
+    from .starters import BEHAVIOUR_MODE_LINE, SOURCES_MODE_LINE
 
-    if not any(c.kind == "integrity" and (c.public or not options.public_only) for c in assignment.checks):
+    mine = [c for c in assignment.checks if c.kind == "integrity" and (c.public or not options.public_only)]
+    if not mine:
         return None
-    return options.starters.mode_line if options.starters is not None else BEHAVIOUR_MODE_LINE
+    if options.starters is not None:
+        return options.starters.mode_line
+    return BEHAVIOUR_MODE_LINE if any("behaviour" in c.params for c in mine) else SOURCES_MODE_LINE
 
 
 def _grade_options(assignment, submitted_at: str | None, seed: int | None, timestamps: str | None = None,

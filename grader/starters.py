@@ -46,6 +46,7 @@ class Starters:
 
 
 BEHAVIOUR_MODE_LINE = "provided code judged by behaviour (no handout given: --starters DIR)"
+SOURCES_MODE_LINE = "provided code compared with the registry's own sources (no handout given: --starters DIR)"
 
 
 def load_starters(folder: str | os.PathLike[str], origin: str = "--starters") -> Starters:

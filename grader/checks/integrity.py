@@ -24,10 +24,11 @@ import ast
 import difflib
 from typing import Any, Iterable, Mapping
 
+from ..starters import BEHAVIOUR_MODE_LINE
 from .base import PROBLEM, Context, Reply, Request, Verdict, allowed_keys, check_ref, resolve
 
 KEYS = ("provided", "names", "sources", "behaviour")
-BEHAVIOUR_MODE = "provided code judged by behaviour (no handout given: --starters DIR)"
+BEHAVIOUR_MODE = BEHAVIOUR_MODE_LINE
 
 
 def behaviour_judge(ref: str) -> Any:
