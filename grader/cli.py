@@ -432,10 +432,10 @@ def check(ctx: click.Context, submission: str, assignment: str | None, submitted
                                  fatal=g.reason if g.verdict == "rejected" else None))
         if run_code and g.checks:
             con.print(grade_view(g))
-            if _provided_mode(a, options):
-                click.echo(_provided_mode(a, options))
         else:
             con.print(f"Public checks not run (--no-run). {len(a.checks)} automatic checks will be graded.")
+        if _provided_mode(a, options) and (run_code or options.starters is not None):  # text checks run anyway
+            click.echo(_provided_mode(a, options))
     clean = g.verdict == "graded" and not g.penalties and not g.problems and \
         all(c.status in ("pass", "skipped") for c in g.checks)
     sys.exit(ExitStatus.OK if clean else ExitStatus.PROBLEMS)
