@@ -245,3 +245,40 @@ def test_handout_without_a_notebook_or_name_is_a_usage_error(quick, handout):
         require_complete(load_starters(folder), quick)
     with pytest.raises(UsageError, match="no such folder"):
         load_starters(folder / "nope")
+
+
+# --------------------------------------------------------------------------- the report of a change
+
+
+@pytest.mark.parametrize("student,where", [
+    ("class A(B):\n    def f(self, x):\n        return x + 2\n    def g(self):\n        pass\n", "body of `A.f` differs"),
+    ("class A(B):\n    def f(self, x, y=1):\n        return x + 1\n    def g(self):\n        pass\n",
+     "signature of `A.f` differs"),
+    ("class A(B):\n    def f(self, x):\n        return x + 1\n", "method `A.g` removed"),
+    ("class A(C):\n    def f(self, x):\n        return x + 1\n    def g(self):\n        pass\n", "base classes of `A` differ"),
+    ("def A(x):\n    return x\n", "`A` is now a function"),
+])
+def test_the_report_names_where_the_definition_changed(student, where):
+    import ast
+
+    from grader.checks.integrity import describe_change
+
+    handout = "class A(B):\n    '''doc'''\n    def f(self, x):\n        return x + 1\n    def g(self):\n        pass\n"
+    said = describe_change("A", ast.parse(handout).body[0], ast.parse(student).body[0])
+    assert said.startswith(f"`A` ({where}"), said
+
+
+def test_names_without_a_handout_or_sources_are_skipped_not_failed():
+    from types import MappingProxyType
+
+    from grader.checks import Context, NotebookFacts
+    from grader.checks.integrity import IntegrityKind
+    from grader.registry import Check
+
+    check = Check(id="x.provided", notebook="x.ipynb", kind="integrity", points=1.0,
+                  params=MappingProxyType({"names": ("f",)}))
+    ctx = Context(seed=0, notebook=NotebookFacts(cell_sources=("def f():\n    pass\n",)))
+    kind = IntegrityKind()
+    assert not kind.uses_sandbox(check, ctx)
+    verdict = kind.judge(check, {}, ctx)
+    assert verdict.status == "skipped" and "--starters DIR" in verdict.message
