@@ -94,9 +94,10 @@ class _Behaviour:
             problem = judge({k: r.value for k, r in mine.items()})
             if problem:
                 problems.append(f"`{name}`: {problem}")
-        names = ", ".join(f"`{n}`" for n in self._wanted(check))
+        wanted = self._wanted(check)
         if not problems:
-            return Verdict(1.0, f"{names} behave as provided")
+            names = ", ".join(f"`{n}`" for n in wanted)
+            return Verdict(1.0, f"{names} {'behaves' if len(wanted) == 1 else 'behave'} as provided")
         return Verdict(0.0, "provided code changed: " + "; ".join(problems), "error" if errored and
                        len(problems) == sum(1 for p in problems if "could not be run" in p) else None)
 

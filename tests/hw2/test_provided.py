@@ -165,7 +165,7 @@ def test_seq_provided_judges_simple_lstm_by_its_outputs(case, quick, runner, tmp
     r = _grade(quick, SEQ, patched(SEQ, (), (source,)), tmp_path, "seq.provided", runner)
     if message is None:
         assert r.status == "pass", r.message
-        assert "`SimpleLSTM` behave as provided" in r.message and "torch.manual_seed" in r.message
+        assert "`SimpleLSTM` behaves as provided" in r.message and "torch.manual_seed" in r.message
     else:
         assert r.status == "fail" and message in r.message, r.message
 
