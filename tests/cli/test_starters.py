@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import main
-from tests.cli.conftest import GOOD, REGISTRY, submission
+from tests.cli.conftest import REGISTRY, submission
 from tests.zipfactory import minimal_notebook
 
 ON_TIME = "2025-02-25T20:00:00-05:00"

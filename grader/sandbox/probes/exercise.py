@@ -80,10 +80,7 @@ def draw(ctx: ProbeContext, args: dict) -> Any:
     except TypeError:
         raise ProbeError(f"{R.type_(obj).__name__} object is not iterable") from None
     items = [_as_tuple(x) for x in _islice(it, count)]
-    exhausted = False
-    if _len(items) < count:
-        exhausted = True
-    return {"items": items, "exhausted": exhausted}
+    return {"items": items, "exhausted": _len(items) < count}
 
 
 class _Stub:
