@@ -60,15 +60,17 @@ def discover(folder: Path) -> list[Path]:
 
 
 def cache_key(zip_path: Path, assignment: Assignment, options: Options, student: str | None) -> str:
-    """What determines a grade: the bytes, the registry, this version, the seed, the time inputs."""
+    """What determines a grade: the bytes, the registry, this version, the seed, the time inputs,
+    and the handout that provided code is compared with (its content hash)."""
     when = options.submitted_at.isoformat() if options.submitted_at else ""
     if student and options.timestamps and student.lower() in options.timestamps:
         when = options.timestamps[student.lower()].isoformat()
     ext = ""
     if student and options.extensions and student.lower() in options.extensions:
         ext = repr(options.extensions[student.lower()])
+    handout = options.starters.digest if options.starters is not None else "no-handout"
     material = "|".join([sha256_file(zip_path), assignment.registry_hash, __version__, str(options.seed),
-                         str(options.public_only), when, ext])
+                         str(options.public_only), when, ext, handout])
     return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 

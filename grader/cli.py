@@ -24,6 +24,7 @@ from .exitcodes import ExitStatus
 DEFAULT_ASSIGNMENT = "nyu-dl-hw2-2025"
 ENV_ASSIGNMENT = "HW2_GRADER_ASSIGNMENT"
 ENV_REFERENCES = "HW2_GRADER_REFERENCES"  # = grader.checks.base.ENV_REFERENCES (not imported: keep startup light)
+ENV_STARTERS = "HW2_GRADER_STARTERS"  # = grader.starters.ENV_STARTERS
 
 
 def _console(stderr: bool = False) -> Console:
@@ -99,8 +100,14 @@ seed_option = click.option("--seed", type=int, default=None, envvar="HW2_GRADER_
               envvar=ENV_REFERENCES,
               help=f"Folder of private references the registry names (put first on the grader's Python path, "
                    f"never the sandbox's). Repeat it or join folders with '{os.pathsep}' (env {ENV_REFERENCES}).")
+@click.option("--starters", "starters_dir", type=click.Path(file_okay=False), metavar="DIR", envvar=ENV_STARTERS,
+              default=None,
+              help=f"Folder of the course's original starter notebooks (the handout; env {ENV_STARTERS}; else the "
+                   "registry's `starters_dir:`): provided code is compared with it. Without one, provided code is "
+                   "judged by its behaviour.")
 @click.pass_context
-def main(ctx: click.Context, registry_dirs: tuple[str, ...], reference_dirs: tuple[str, ...]) -> None:
+def main(ctx: click.Context, registry_dirs: tuple[str, ...], reference_dirs: tuple[str, ...],
+         starters_dir: str | None) -> None:
     """Grade HW2 "Convolutional and Recurrent Neural Networks" submissions.
 
     \b
@@ -115,6 +122,7 @@ def main(ctx: click.Context, registry_dirs: tuple[str, ...], reference_dirs: tup
     """
     ctx.ensure_object(dict)
     ctx.obj["registry"] = registry_dirs
+    ctx.obj["starters"] = starters_dir
     if reference_dirs:
         from .checks.base import use_reference_folders
 
@@ -308,8 +316,34 @@ def bundle_cmd(ctx: click.Context, assignment_id: str, out: str, as_json: bool) 
 # --------------------------------------------------------------------------- grading commands
 
 
+def _handout(ctx: click.Context, assignment):
+    """The handout (--starters > env > the registry's `starters_dir:`), checked against the
+    provided-code checks up front; None: provided code is judged by behaviour."""
+    from .starters import choose_folder, load_starters, require_complete
+
+    chosen = choose_folder(ctx.obj.get("starters") if ctx.obj else None, assignment.starters_dir, assignment.source)
+    if chosen is None:
+        return None
+    starters = load_starters(*chosen)
+    require_complete(starters, assignment)
+    return starters
+
+
+def _provided_mode(assignment, options) -> str | None:
+    """The line that says how provided code was judged (None: no provided-code check ran)."""
+    from .starters import BEHAVIOUR_MODE_LINE, SOURCES_MODE_LINE
+
+    mine = [c for c in assignment.checks if c.kind == "integrity" and (c.public or not options.public_only)]
+    if not mine:
+        return None
+    if options.starters is not None:
+        return options.starters.mode_line
+    return BEHAVIOUR_MODE_LINE if any("behaviour" in c.params for c in mine) else SOURCES_MODE_LINE
+
+
 def _grade_options(assignment, submitted_at: str | None, seed: int | None, timestamps: str | None = None,
-                   extensions: str | None = None, public_only: bool = False, run_code: bool = True):
+                   extensions: str | None = None, public_only: bool = False, run_code: bool = True,
+                   starters=None):
     from .grading import Options, seed_from_env
     from .timestamps import read_extensions_csv, read_timestamps_csv
 
@@ -317,7 +351,7 @@ def _grade_options(assignment, submitted_at: str | None, seed: int | None, times
         submitted_at=_parse_time(submitted_at),
         timestamps=read_timestamps_csv(Path(timestamps), assignment.deadline.tzinfo) if timestamps else None,
         extensions=read_extensions_csv(Path(extensions), assignment.deadline) if extensions else None,
-        seed=seed_from_env(seed), public_only=public_only, run_code=run_code,
+        seed=seed_from_env(seed), public_only=public_only, run_code=run_code, starters=starters,
     )
 
 
@@ -369,7 +403,7 @@ def grade(ctx: click.Context, submission: str, assignment: str | None, submitted
 
     zip_path = _existing_zip(submission)
     a = _load_assignment(ctx, assignment)
-    options = _grade_options(a, submitted_at, seed)
+    options = _grade_options(a, submitted_at, seed, starters=_handout(ctx, a))
     with _with_runner(True) as runner:
         if as_json:
             g = grade_zip(zip_path, a, options, runner)
@@ -386,6 +420,8 @@ def grade(ctx: click.Context, submission: str, assignment: str | None, submitted
         click.echo(grade_json(g, with_timings=timings))
     else:
         _console().print(grade_view(g))
+        if _provided_mode(a, options):
+            click.echo(_provided_mode(a, options))
         if feedback:
             click.echo(f"feedback written to {feedback}")
     sys.exit(ExitStatus.OK if _clean_grade(g) else ExitStatus.PROBLEMS)
@@ -430,7 +466,7 @@ def check(ctx: click.Context, submission: str, assignment: str | None, submitted
     else:
         a = _load_assignment(ctx, assignment)
     when = submitted_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
-    options = _grade_options(a, when, None, public_only=True, run_code=run_code)
+    options = _grade_options(a, when, None, public_only=True, run_code=run_code, starters=_handout(ctx, a))
     with _with_runner(run_code) as runner:
         if bundle is not None:
             g = bundle.grade(zip_path, options, runner if run_code else None)
@@ -446,6 +482,8 @@ def check(ctx: click.Context, submission: str, assignment: str | None, submitted
             con.print(grade_view(g))
         else:
             con.print(f"Public checks not run (--no-run). {len(a.checks)} automatic checks will be graded.")
+        if _provided_mode(a, options) and (run_code or options.starters is not None):  # text checks run anyway
+            click.echo(_provided_mode(a, options))
     clean = g.verdict == "graded" and not g.penalties and not g.problems and \
         all(c.status in ("pass", "skipped") for c in g.checks)
     sys.exit(ExitStatus.OK if clean else ExitStatus.PROBLEMS)
@@ -491,7 +529,7 @@ def batch(ctx: click.Context, folder: str, assignment: str | None, timestamps: s
     zips = discover(Path(folder))
     if not zips:
         raise UsageError(f"{folder}: no .zip files")
-    options = _grade_options(a, None, seed, timestamps, extensions)
+    options = _grade_options(a, None, seed, timestamps, extensions, starters=_handout(ctx, a))
     items = plan(zips, a, options)
     if only and not any(i.guessed_student == only.lower() for i in items):
         raise UsageError(f"--only {only}: no zip of that student in {folder}")
@@ -531,6 +569,8 @@ def batch(ctx: click.Context, folder: str, assignment: str | None, timestamps: s
                                "files": {k: str(v) for k, v in paths.items()}}, indent=2))
     else:
         _console().print(summary_view(summary))
+        if _provided_mode(a, options):
+            click.echo(_provided_mode(a, options))
         click.echo(f"{len(grades)} submissions ({result.cached} from cache) -> {out}/grades.csv, "
                    f"{out}/grades.json, {out}/brightspace.csv, {out}/lms.csv, {out}/feedback/, {out}/gradescope/" +
                    (f", {paths['theory']}" if "theory" in paths else "") +

@@ -50,6 +50,7 @@ class Options:
     public_only: bool = False  # the student's self-check: public cases only
     run_code: bool = True  # False: intake and rules only (`grader check --no-run`)
     scratch_root: str | None = None
+    starters: Any = None  # grader.starters.Starters: provided code is compared with this handout
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,12 @@ def _skipped(checks: Iterable[Check], message: str, status: str = "skipped") -> 
                         message=message, public=c.public) for c in checks]
 
 
+def _needs_sandbox(kind: Any, check: Check, ctx: Context) -> bool:
+    """A kind may decide per check (`uses_sandbox`), e.g. provided code judged by text or by behaviour."""
+    per_check = getattr(kind, "uses_sandbox", None)
+    return per_check(check, ctx) if per_check is not None else kind.needs_sandbox
+
+
 def _selected(assignment: Assignment, options: Options) -> list[Check]:
     return [c for c in assignment.checks if c.public or not options.public_only]
 
@@ -130,14 +137,14 @@ def grade_notebook(rule: FileRule, path: Path, scratch: Path, checks: list[Check
     started = time.monotonic()
     sources = _cell_sources(path)
     base_ctx = Context(seed=options.seed, public_only=options.public_only,
-                       notebook=NotebookFacts(cell_sources=sources))
+                       notebook=NotebookFacts(cell_sources=sources), starters=options.starters)
 
     requests: dict[str, Request] = {}
     per_check: dict[str, dict[str, str]] = {}
     build_errors: dict[str, str] = {}
     for check in checks:
         kind = KINDS[check.kind]
-        if not kind.needs_sandbox:
+        if not _needs_sandbox(kind, check, base_ctx):
             continue
         try:
             wanted = kind.requests(check, base_ctx)
@@ -160,7 +167,8 @@ def grade_notebook(rule: FileRule, path: Path, scratch: Path, checks: list[Check
         outcome = RunOutcome(outcome.replies, NotebookFacts(
             cell_sources=sources, executed_ok=outcome.facts.executed_ok,
             failed_cells=outcome.facts.failed_cells, notes=outcome.facts.notes), outcome.crashed, outcome.seconds)
-    ctx = Context(seed=options.seed, public_only=options.public_only, notebook=outcome.facts)
+    ctx = Context(seed=options.seed, public_only=options.public_only, notebook=outcome.facts,
+                  starters=options.starters)
 
     results: list[CheckResult] = []
     for check in checks:
@@ -169,7 +177,7 @@ def grade_notebook(rule: FileRule, path: Path, scratch: Path, checks: list[Check
         if check.id in build_errors:
             results.append(result_from(check, Verdict(0.0, build_errors[check.id], "error"), 0.0))
             continue
-        if kind.needs_sandbox and not (runner is not None and options.run_code):
+        if _needs_sandbox(kind, check, ctx) and not (runner is not None and options.run_code):
             results.append(_skipped([check], "not run (structure check only)")[0])
             continue
         replies = {local: outcome.replies.get(key, Reply(False, error=outcome.crashed or "no reply from the sandbox",

@@ -137,6 +137,7 @@ class Assignment:
     registry_hash: str
     solution: str = ""  # `package.module:function(out_zip, student)` writing a full-score submission
     starter: str = ""  # `package.module:function(out_dir)` writing the student starter notebooks  # sha256 of the merged, canonical data: part of every Grade and cache key
+    starters_dir: str = ""  # the course's handout folder, relative to the YAML file (--starters wins)
 
     @property
     def auto_max(self) -> float:
@@ -425,7 +426,7 @@ def _check_kinds() -> Mapping[str, ParamValidator]:
 
 
 TOP_KEYS = ("id", "title", "course", "term", "max_score", "deadline", "submission", "penalties",
-            "sandbox", "manual", "theory", "checks", "abstract", "solution", "starter")
+            "sandbox", "manual", "theory", "checks", "abstract", "solution", "starter", "starters_dir")
 CHECK_KEYS = ("id", "notebook", "kind", "points", "description", "public", "timeout", "remove")
 
 
@@ -492,6 +493,7 @@ def _validate(data: dict[str, Any], file: str, lines: Lines, source: str) -> Ass
                 v.add(("theory",) + tuple(_split_dotted(exc.key)), exc.problem, exc.fix)
 
     solution, starter = _reference(v, data, "solution"), _reference(v, data, "starter")
+    starters_dir = v.string(data, "starters_dir", ())
     if v.problems:
         raise RegistryError(v.problems)
 
@@ -500,7 +502,7 @@ def _validate(data: dict[str, Any], file: str, lines: Lines, source: str) -> Ass
         term=v.string(data, "term", ()), source=source, max_score=float(max_score), deadline=deadline,
         submission=submission, penalties=penalties, sandbox=sandbox, manual=manual, checks=checks,
         theory=freeze(theory), registry_hash=_hash(data),
-        solution=solution, starter=starter,
+        solution=solution, starter=starter, starters_dir=starters_dir,
     )
 
 

@@ -543,10 +543,11 @@ def test_the_nyu_hw2_2025_bundle(tmp_path):
     report = json.loads(result.output)
     # public structure/behaviour/integrity checks travel; public plugins (reference.hw2.judges) stay with the TAs
     public = [c for c in registry.load("nyu-dl-hw2-2025").checks if c.public]
-    judged_by_code = {c.id: c.params.get("plugin") or c.params.get("metric") for c in public
-                      if c.kind in ("plugin", "train")}
+    judged_by_code = {c.id: c.params.get("plugin") or c.params.get("metric") or c.params.get("behaviour")
+                      for c in public if c.kind in ("plugin", "train") or (c.kind == "integrity" and "behaviour" in c.params)}
     assert report["checks"] == [c.id for c in public if c.id not in judged_by_code]
-    assert {"cnn.conv", "cnn.residual", "cnn.step", "rnn.forward", "rnn.provided", "seq.provided"} <= set(report["checks"])
+    assert {"cnn.conv", "cnn.residual", "cnn.step", "rnn.forward"} <= set(report["checks"])
+    assert {"rnn.provided", "seq.provided"} <= set(judged_by_code)  # by behaviour: reference.hw2.provided
     assert {t["id"]: t["reason"] for t in report["ta_only"]} == {
         cid: f"judged by the course's private reference code (`{ref}`)" for cid, ref in judged_by_code.items()}
     assert {"cnn.output", "moe.gate"} <= set(judged_by_code) and not any(c.kind == "train" for c in public)
@@ -554,7 +555,7 @@ def test_the_nyu_hw2_2025_bundle(tmp_path):
     files = members(out)
     assert not [n for n in files if n.endswith((".py", ".pyc"))]
     calls = json.loads(files["calls.json"])["calls"]
-    assert {c["ref"] for c in calls.values()} == {"reference.hw2.notebooks:provided_sources"}  # no generator ran
+    assert {c["ref"] for c in calls.values()} == set()  # no generator ran, no reference source travels
     text = "\n".join(data.decode("utf-8", "replace") for data in files.values())
     starters = "\n".join(cell.source for nb in starter_notebooks().values() for cell in nb.cells)
     for distinctive in ("class GRUMemory", "def train_model", 'return np.einsum("gck,cik->gi", W, patches)'):
@@ -563,7 +564,7 @@ def test_the_nyu_hw2_2025_bundle(tmp_path):
               for p in sorted((ROOT / "reference").rglob("*.py"))}
     assert {k: v for k, v in leaked.items() if v} == {}
 
-    # a student's starter notebooks pass the provided-code checks from the bundle alone
+    # a student's starter notebooks: the provided-code checks are the TAs' (judged by behaviour)
     z = tmp_path / "abc1234.zip"
     with zipfile.ZipFile(z, "w") as zf:
         for name, nb in starter_notebooks().items():
@@ -574,5 +575,5 @@ def test_the_nyu_hw2_2025_bundle(tmp_path):
     checked = invoke("check", "--bundle", str(out), str(z), "--no-run", "--submitted-at", ON_TIME, "--json")
     assert checked.exit_code == 0, checked.output
     status = {c["id"]: c["status"] for c in json.loads(checked.output)["checks"]}
-    assert status["rnn.provided"] == status["seq.provided"] == "pass"
+    assert status["rnn.provided"] == status["seq.provided"] == "skipped"
     assert status["cnn.output"] == status["moe.gate"] == "skipped"

@@ -65,6 +65,7 @@ class Context:
     seed: int
     public_only: bool = False
     notebook: NotebookFacts = field(default_factory=NotebookFacts)
+    starters: Any = None  # grader.starters.Starters: the course's handout, when the TA gave one
 
 
 @dataclass(frozen=True)

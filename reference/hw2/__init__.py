@@ -1,7 +1,8 @@
 """HW2 (Spring 2025) reference: full-score notebooks, starters and grader-side data.
 
 * ``notebooks``: build the solution/starter notebooks, the theory PDF, a full-score zip;
-  ``provided_sources()`` for the integrity check.
+  ``provided_sources()`` (our re-write of the course's provided code, by name).
+* ``provided``: the provided code judged by behaviour (the integrity checks without a handout).
 * ``data``: seeded numpy generators of the hidden data the training checks use.
 * ``metrics``: judging helpers (``echo_score``, ``loss_spikes``), pure Python.
 * ``solutions``: ``load_solution_namespace(name)`` runs a solution notebook's definition

@@ -178,7 +178,7 @@ RNN_BUGS = [
         message="score 0."),
     Bug("rnn-test-model-rewritten", RNN, "rnn.provided", "the provided test_model rewritten to return 1.0",
         append=("def test_model(model, sequence_length=15):\n    return 1.0\n",),
-        message="changed: `test_model`"),
+        message="`test_model`: test_model(model) never called model.test_run"),
 ]
 
 # ----------------------------------------------------------------------------- MoE
@@ -300,8 +300,9 @@ def test_quick_registry_only_shrinks_the_training_checks(real, quick):
     assert all(thaw(next(q for q in quick.checks if q.id == i).params) == real_params[i] for i in seq)
 
 
-# The integrity check alone (no sandbox: `run_code=False`) on changes the runs above do not
-# cover: a SimpleLSTM that computes something else (the recomputed loss curve would use the
+# The integrity check alone, compared with a handout (`grader starter`'s notebooks standing in
+# for the course's; no sandbox: `run_code=False`; behaviour mode: tests/hw2/test_provided.py),
+# on changes the runs above do not cover: a SimpleLSTM that computes something else (the recomputed loss curve would use the
 # provided class on its weights, so its training checks are not independent of this one),
 # a changed provided dataset, a removed provided test.
 INTEGRITY_ONLY = [
@@ -320,16 +321,21 @@ INTEGRITY_ONLY = [
 @pytest.mark.parametrize("check_id,name,edits,append,message", INTEGRITY_ONLY,
                          ids=[f"{i[0]}-{n}" for n, i in enumerate(INTEGRITY_ONLY)])
 def test_provided_code_changes_are_caught(check_id, name, edits, append, message, quick, tmp_path):
+    from grader.starters import load_starters
+    from reference.hw2.notebooks import write_starters
+
+    write_starters(tmp_path / "handout")
+    options = Options(run_code=False, starters=load_starters(tmp_path / "handout"))
     nb = patched(name, edits, append)
     path = tmp_path / name
     path.write_text(nbformat.writes(nb), encoding="utf-8")
     rule = quick.file_rule(name)
     check = next(c for c in quick.checks if c.id == check_id)
-    results, _, _ = grade_notebook(rule, path, tmp_path, [check], quick, Options(run_code=False), None)
+    results, _, _ = grade_notebook(rule, path, tmp_path, [check], quick, options, None)
     assert results[0].points == 0 and message in results[0].message, results[0]
     # the unchanged solution passes the same way
     path.write_text(nbformat.writes(patched(name)), encoding="utf-8")
-    results, _, _ = grade_notebook(rule, path, tmp_path, [check], quick, Options(run_code=False), None)
+    results, _, _ = grade_notebook(rule, path, tmp_path, [check], quick, options, None)
     assert results[0].points == check.points, results[0]
 
 

@@ -3,7 +3,7 @@
 * The reference solution (`write_solution_zip`) graded with the real registry
   (problems/nyu-dl-hw2-2025.yaml) gets every automatic point: 50/50, no penalty, no problem.
 * The starter notebooks, submitted untouched with the theory PDF, get nothing except the
-  two provided-code integrity checks (rnn.provided, seq.provided: passed by construction),
+  two provided-code integrity checks (rnn.provided, seq.provided: judged by behaviour),
   every lost check says why in the student's terms (no grader failure), and the execution
   penalty is charged exactly once, for hw2_moe.ipynb (its training cell raises
   NotImplementedError; seq_classification runs: the course procedure is slow, not broken).
@@ -99,7 +99,7 @@ def test_starter_scores_only_the_integrity_checks(starter_graded, real):
     for c in g.checks:
         if c.id in INTEGRITY:
             assert c.status == "pass" and c.points == c.max_points, c
-            assert c.message.startswith("provided code unchanged")
+            assert c.message.startswith("provided code judged by behaviour") and "as provided" in c.message
         else:
             assert c.status in ("fail", "error") and c.points == 0, c
     assert g.raw_score == 3.0
