@@ -53,7 +53,7 @@ unsafe_split tensor_split chunk unbind narrow slice select index_select gather i
 scatter scatter_add index_put flip roll movedim detach alias view_as reshape_as tile repeat_interleave
 diagonal tril triu one_hot constant_pad_nd pad reflection_pad1d reflection_pad2d replication_pad1d
 replication_pad2d upsample_nearest1d upsample_nearest2d upsample_bilinear2d pixel_shuffle pixel_unshuffle
-lift_fresh_copy _to_copy to type_as copy copy_ fill fill_ zero_ zeros zeros_like ones ones_like full
+lift_fresh lift_fresh_copy _to_copy to type_as copy copy_ fill fill_ zero_ zeros zeros_like ones ones_like full
 full_like empty empty_like arange linspace scalar_tensor new_zeros new_ones new_full new_empty
 conv1d conv2d conv3d convolution _convolution conv_transpose1d conv_transpose2d conv_transpose3d
 linear addmm mm bmm matmul baddbmm einsum dot mv outer

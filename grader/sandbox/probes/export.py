@@ -5,7 +5,7 @@ the same process and can rewrite any fact. So the ``module`` probe (with ``"prog
 true``) also sends the forward itself: :func:`program_of` exports it with
 ``torch.export`` (non-strict: a graph of ``aten`` ops over the parameters, buffers and
 inputs) or, when export fails (data-dependent control flow, unsupported Python), records
-the ``aten`` calls of one real run with ``make_fx``. The result is JSON-able data plus
+the ``aten`` calls of one real run with a dispatch mode (:class:`_Recorder`). The result is JSON-able data plus
 arrays, sent over the usual pickle-free wire; the grader rebuilds it from an allowlist
 (grader.checks.program), counts the structure itself and runs it.
 
@@ -36,7 +36,7 @@ from typing import Any
 import torch
 import torch.export
 import torch.fx
-from torch.fx.experimental.proxy_tensor import make_fx
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from . import ProbeContext, ProbeError, R, probe
 
@@ -45,7 +45,7 @@ MAX_NODES = 20_000
 
 # references taken at import, before any student code runs (see probes.R)
 _export = torch.export.export
-_make_fx = make_fx
+_DispatchMode = TorchDispatchMode
 _OpOverload = torch._ops.OpOverload
 _FxNode = torch.fx.Node
 _getitem = operator.getitem
@@ -115,40 +115,80 @@ def _from_export(model: Any, inputs: list) -> dict[str, Any]:
 
 
 def _from_trace(model: Any, inputs: list) -> dict[str, Any]:
-    def run(*xs: Any) -> Any:
-        return model(*xs)
-
-    with R.no_grad():
-        gm = _make_fx(run, tracing_mode="real")(*inputs)
+    """Record the ``aten`` calls of one real run (a dispatch mode sees every op below
+    autograd): data-dependent branches simply take the path this input takes."""
     b = _Builder()
-    user = 0
-    out_node = None
-    for node in gm.graph.nodes:
-        if node.op == "placeholder":
-            b.input(node, user)
-            user += 1
-        elif node.op == "get_attr":
-            value = R.getattr_(gm, node.target)
-            if not R.isinstance_(value, R.Tensor):
-                raise Unsupported(f"attribute {node.target} is not a tensor")
-            b.const(node, str(node.target), value)
-        elif node.op == "output":
-            out_node = node
-        else:
-            b.call(node)
-    if out_node is None:
-        raise Unsupported("no output")
-    return b.done(_flat_nodes(out_node.args[0]), "trace")
+    rec = _Recorder(b, inputs)
+    with R.no_grad(), rec:
+        out = model(*inputs)
+    outs = [t for t in _leaves(out) if R.isinstance_(t, R.Tensor)]
+    if rec.error:
+        raise Unsupported(rec.error)
+    return b.done([rec.node_of(t) for t in outs], "trace")
 
 
-def _flat_nodes(value: Any) -> list:
-    if R.isinstance_(value, _FxNode):
-        return [value]
+def _leaves(value: Any, depth: int = 0) -> list:
+    if depth > 4:
+        return []
     if R.isinstance_(value, (list, tuple)):
-        return [n for v in value for n in _flat_nodes(v)]
+        return [x for v in value for x in _leaves(v, depth + 1)]
     if R.isinstance_(value, dict):
-        return [n for v in value.values() for n in _flat_nodes(v)]
-    return []
+        return [x for v in value.values() for x in _leaves(v, depth + 1)]
+    return [value]
+
+
+class _Recorder(_DispatchMode):
+    """Maps each tensor (by identity; every one is kept alive so ids stay unique) to the node
+    that made it; a tensor no recorded op made is an input or a constant (its value then)."""
+
+    def __init__(self, builder: "_Builder", inputs: list):
+        super().__init__()
+        self.b = builder
+        self.ids: dict[int, int] = {}
+        self.keep: list[Any] = []
+        self.error = ""
+        for i, t in enumerate(inputs):
+            if R.isinstance_(t, R.Tensor):
+                self.ids[id(t)] = self.b.add({"op": "input", "index": i})
+                self.keep.append(t)
+
+    def node_of(self, t: Any) -> int:
+        i = self.ids.get(id(t))
+        if i is None:
+            i = self.b.add({"op": "const", "name": ""}, const=R.tensor_clone(R.tensor_detach(t)))
+            self.ids[id(t)] = i
+            self.keep.append(t)
+        return i
+
+    def arg(self, v: Any) -> Any:
+        if R.isinstance_(v, R.Tensor):
+            return {"$node": self.node_of(v)}
+        if R.isinstance_(v, (list, tuple)):
+            return [self.arg(x) for x in v]
+        return self.b.arg(v)
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        if self.error:
+            return out
+        try:
+            leaves = _leaves(out)
+            if not any(R.isinstance_(t, R.Tensor) for t in leaves):
+                return out  # item(), sizes: their values are baked into later calls
+            call = self.b.add({"op": "call", "target": str(func), "args": self.arg(list(args)),
+                               "kwargs": {k: self.arg(v) for k, v in kwargs.items()}})
+            if R.isinstance_(out, R.Tensor):
+                self.ids[id(out)] = call
+                self.keep.append(out)
+            elif R.isinstance_(out, (list, tuple)):
+                for k, t in enumerate(out):
+                    if R.isinstance_(t, R.Tensor):
+                        self.ids[id(t)] = self.b.add({"op": "getitem", "source": call, "index": k})
+                        self.keep.append(t)
+        except Exception as exc:  # noqa: BLE001 - reported after the run, which goes on
+            self.error = f"{type(exc).__name__}: {exc}"[:300]
+        return out
 
 
 class _Builder:
@@ -157,19 +197,23 @@ class _Builder:
         self.nodes: list[dict[str, Any]] = []
         self.constants: dict[str, Any] = {}
 
-    def _add(self, fx_node: Any, entry: dict[str, Any]) -> None:
+    def add(self, entry: dict[str, Any], const: Any = None) -> int:
         if len(self.nodes) >= MAX_NODES:
             raise ProbeError(f"the forward has more than {MAX_NODES} operations")
-        self.index[fx_node] = len(self.nodes)
+        if const is not None:
+            entry["name"] = f"c{len(self.constants)}:{entry.get('name', '')}"[:60]
+            self.constants[entry["name"]] = const
         self.nodes.append(entry)
+        return len(self.nodes) - 1
+
+    def _add(self, fx_node: Any, entry: dict[str, Any], const: Any = None) -> None:
+        self.index[fx_node] = self.add(entry, const)
 
     def input(self, fx_node: Any, i: int) -> None:
         self._add(fx_node, {"op": "input", "index": i})
 
     def const(self, fx_node: Any, name: str, value: Any) -> None:
-        name = f"c{len(self.constants)}:{name}"[:60]
-        self.constants[name] = R.tensor_clone(R.tensor_detach(value))
-        self._add(fx_node, {"op": "const", "name": name})
+        self._add(fx_node, {"op": "const", "name": name}, const=R.tensor_clone(R.tensor_detach(value)))
 
     def call(self, fx_node: Any) -> None:
         if fx_node.op != "call_function":
@@ -203,7 +247,7 @@ class _Builder:
 
     def done(self, outs: list, how: str) -> dict[str, Any]:
         return {"format": FORMAT, "how": how, "note": "", "nodes": self.nodes, "constants": self.constants,
-                "output": [{"$node": self.index[o]} for o in outs]}
+                "output": [{"$node": o if R.type_(o) is int else self.index[o]} for o in outs]}
 
 
 def warm_up() -> None:
