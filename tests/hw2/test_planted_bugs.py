@@ -77,9 +77,11 @@ class CNN(nn.Module):
         self.fc = nn.Linear(16, 2)
 
     def forward(self, x):
-        x = F.relu(self.bn(self.conv(self.down(x))))
-        x = x + F.relu(self.bn2(x))
-        return self.fc(self.head(x).flatten(1))
+        x = self.down(x)
+        # the residual skips the one convolution (ResNet's zero-padding shortcut, 3 -> 16
+        # channels): a skip around batch norm and ReLU alone is not a residual connection
+        x = F.relu(self.bn(self.conv(x))) + F.pad(x, (0, 0, 0, 0, 0, 13))
+        return self.fc(self.head(F.relu(self.bn2(x))).flatten(1))
 '''
 
 CNN_BUGS = [
