@@ -143,7 +143,7 @@ def verified(check: Any, run: Reply, confirm: Reply | None, ctx: Context) -> Str
     """The structure the grader counted on the program it ran, or why there is none."""
     key = (id(run), id(confirm))
     hit = _VERIFIED.get(key)
-    if hit is not None and hit[0] == (run, confirm):
+    if hit is not None and hit[0][0] is run and hit[0][1] is confirm:
         return hit[1]
     result = _verify(check, run, confirm, ctx)
     if len(_VERIFIED) > 16:

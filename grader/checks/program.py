@@ -358,6 +358,8 @@ def _execute(program: Program, inputs: Sequence[Any], device: str) -> tuple[list
                 fn = _resolve(node)
                 args = _materialise(node.args, values, device)
                 kwargs = _materialise(node.kwargs, values, device)
+                if _takes_device(fn):  # factory calls land where this run is (meta: nothing allocated)
+                    kwargs["device"] = torch.device(device)
                 if node.target in RANDOM_WHEN_TRAINING and _train_flag(args, kwargs) is not False:
                     raise ProgramError(f"node {i} is a random {node.target} (training mode)")
                 values.append(fn(*args, **kwargs))
@@ -368,6 +370,10 @@ def _execute(program: Program, inputs: Sequence[Any], device: str) -> tuple[list
                            f"({_label(program.nodes[len(values)])}): {type(exc).__name__}: {str(exc)[:200]}") from None
     outs = [values[r] for r in _refs(program.output)]
     return outs, values
+
+
+def _takes_device(fn: Any) -> bool:
+    return any(a.name == "device" and a.kwarg_only for a in fn._schema.arguments)
 
 
 def _train_flag(args: list, kwargs: dict) -> Any:
