@@ -109,8 +109,8 @@ class Caps:
 
     max_nodes: int = 20_000
     max_constant_elements: int = 64 << 20  # all weights together (256 MiB as float32)
-    max_tensor_elements: int = 64 << 20  # any one intermediate
-    max_live_elements: int = 512 << 20  # all intermediates of one run together
+    max_tensor_elements: int = 128 << 20  # any one intermediate (512 MiB as float32)
+    max_live_elements: int = 512 << 20  # intermediates alive at the same time
     max_multiply_adds: float = 2e10  # conv/matmul work of one run (~10 s on one core)
     max_string: int = 64
     max_arg_items: int = 10_000
@@ -208,8 +208,8 @@ def decode(data: Any, caps: Caps = CAPS) -> Program:
                 raise ProgramError(f"node {i} calls {target[:80]!r}, which is not on the grader's allowlist")
             if not _OVERLOAD.match(overload):
                 raise ProgramError(f"node {i}: bad overload name")
-            args = _arg(raw.get("args", []), i, len(consts), budget, caps)
-            kwargs = _arg(raw.get("kwargs", {}), i, len(consts), budget, caps)
+            args = _arg(raw.get("args", []), i, budget, caps)
+            kwargs = _arg(raw.get("kwargs", {}), i, budget, caps)
             if not isinstance(args, tuple) or not isinstance(kwargs, dict):
                 raise ProgramError(f"node {i}: args must be a list and kwargs an object")
             if "out" in kwargs:
@@ -221,7 +221,7 @@ def decode(data: Any, caps: Caps = CAPS) -> Program:
         for ref in _refs((n.args, n.kwargs)):
             if not 0 <= ref < i:
                 raise ProgramError(f"node {i} uses node {ref}, which does not come before it")
-    output = _arg(data.get("output"), len(nodes), len(consts), budget, caps)
+    output = _arg(data.get("output"), len(nodes), budget, caps)
     if not list(_refs(output)):
         raise ProgramError("the program's output uses no node")
     if any(not 0 <= r < len(nodes) for r in _refs(output)):
@@ -246,21 +246,19 @@ class _Ref:
         self.kind, self.value = kind, value
 
 
-def _arg(v: Any, i: int, n_consts: int, budget: list[int], caps: Caps, depth: int = 0) -> Any:
+def _arg(v: Any, i: int, budget: list[int], caps: Caps, depth: int = 0) -> Any:
     budget[0] -= 1
     if budget[0] < 0 or depth > 8:
         raise ProgramError("the program's arguments are too large or too deep")
     t = type(v)
-    if v is None or t in (bool, int):
-        return v
-    if t is float:
+    if v is None or t in (bool, int, float):
         return v
     if t is str:
         if len(v) > caps.max_string:
             raise ProgramError(f"node {i}: a string argument is too long")
         return v
     if t in (list, tuple):
-        return tuple(_arg(x, i, n_consts, budget, caps, depth + 1) for x in v)
+        return tuple(_arg(x, i, budget, caps, depth + 1) for x in v)
     if isinstance(v, Mapping):
         if len(v) == 1:
             (k, x), = v.items()
@@ -284,7 +282,7 @@ def _arg(v: Any, i: int, n_consts: int, budget: list[int], caps: Caps, depth: in
         for k, x in v.items():
             if not isinstance(k, str) or k.startswith("$") or len(k) > caps.max_string:
                 raise ProgramError(f"node {i}: bad keyword argument")
-            out[k] = _arg(x, i, n_consts, budget, caps, depth + 1)
+            out[k] = _arg(x, i, budget, caps, depth + 1)
         return out
     raise ProgramError(f"node {i}: an argument of type {t.__name__} is not allowed")
 
@@ -333,10 +331,53 @@ def _materialise(v: Any, values: list[Any], device: str) -> Any:
     return v
 
 
+class _Gone:
+    """A tensor the run no longer needs, dropped after its last use (its shape is kept)."""
+
+    __slots__ = ("shape",)
+
+    def __init__(self, shape: tuple):
+        self.shape = shape
+
+    def numel(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def dim(self) -> int:
+        return len(self.shape)
+
+
+def _last_uses(program: Program) -> list[int]:
+    last = list(range(len(program.nodes)))
+    for k, node in enumerate(program.nodes):
+        for r in _refs((node.args, node.kwargs)):
+            last[r] = k
+        if node.op == "getitem":
+            last[node.source] = k
+    for r in _refs(program.output):
+        last[r] = len(program.nodes)
+    return last
+
+
+def _drop(v: Any) -> Any:
+    import torch
+
+    if isinstance(v, torch.Tensor):
+        return _Gone(tuple(v.shape))
+    if isinstance(v, (tuple, list)):
+        return tuple(_drop(x) for x in v)
+    return v
+
+
 def _execute(program: Program, inputs: Sequence[Any], device: str) -> tuple[list[Any], list[Any]]:
+    """Run the nodes in order; a value is dropped after its last use, so memory holds what is
+    live, not every intermediate (dropped values keep their shapes for counting)."""
     import torch
 
     values: list[Any] = []
+    last = _last_uses(program)
+    users: dict[int, list[int]] = {}
+    for r, k in enumerate(last):
+        users.setdefault(k, []).append(r)
     try:
         for i, node in enumerate(program.nodes):
             if node.op == "input":
@@ -363,6 +404,8 @@ def _execute(program: Program, inputs: Sequence[Any], device: str) -> tuple[list
                 if node.target in RANDOM_WHEN_TRAINING and _train_flag(args, kwargs) is not False:
                     raise ProgramError(f"node {i} is a random {node.target} (training mode)")
                 values.append(fn(*args, **kwargs))
+            for r in users.get(i, ()):
+                values[r] = _drop(values[r])
     except ProgramError:
         raise
     except Exception as exc:  # noqa: BLE001 - a bad program is the program's fault
@@ -400,7 +443,11 @@ def _check_shapes(program: Program, inputs: Sequence[Any], caps: Caps) -> None:
                    for x in inputs]
     # a meta run allocates nothing and does no arithmetic: checking after it is safe
     _, values = _execute(program, meta_inputs, "meta")
-    live = 0
+    users: dict[int, list[int]] = {}
+    for r, k in enumerate(_last_uses(program)):
+        users.setdefault(k, []).append(r)
+    sizes = [0] * len(values)
+    live = peak = 0
     work = 0.0
     for i, (node, v) in enumerate(zip(program.nodes, values)):
         for t in _tensors(v):
@@ -409,11 +456,15 @@ def _check_shapes(program: Program, inputs: Sequence[Any], caps: Caps) -> None:
                 raise ProgramError(f"node {i} ({_label(node)}) makes a tensor of {n:,} numbers "
                                    f"(at most {caps.max_tensor_elements:,})")
             if node.op == "call":
-                live += n
+                sizes[i] += n
+        live += sizes[i]
+        peak = max(peak, live)
+        live -= sum(sizes[r] for r in users.get(i, ()))
         if node.op == "call":
             work += _multiply_adds(node, v, values)
-    if live > caps.max_live_elements:
-        raise ProgramError(f"the program's intermediates hold {live:,} numbers (at most {caps.max_live_elements:,})")
+    if peak > caps.max_live_elements:
+        raise ProgramError(f"the program's intermediates hold {peak:,} numbers at once "
+                           f"(at most {caps.max_live_elements:,})")
     if work > caps.max_multiply_adds:
         raise ProgramError(f"the program needs {work:.3g} multiply-adds (at most {caps.max_multiply_adds:.3g})")
 
@@ -421,7 +472,7 @@ def _check_shapes(program: Program, inputs: Sequence[Any], caps: Caps) -> None:
 def _tensors(v: Any) -> list[Any]:
     import torch
 
-    if isinstance(v, torch.Tensor):
+    if isinstance(v, (torch.Tensor, _Gone)):
         return [v]
     if isinstance(v, (tuple, list)):
         return [t for x in v for t in _tensors(x)]
@@ -564,7 +615,3 @@ def _reaching_output(program: Program) -> list[bool]:
                         live[r] = True
                     changed = True
     return live
-
-
-def summary(s: Structure) -> str:
-    return ", ".join(f"{k} {v}" for k, v in sorted(s.groups.items())) or "no layers"
