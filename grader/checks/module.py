@@ -30,9 +30,8 @@ from .program import OP_GROUPS, ProgramError, Structure, agree, decode, structur
 KEYS = ("class", "init", "inputs", "method", "eval", "expect", "seed")
 EXPECT_KEYS = ("output_shape", "output_shapes", "dtype", "count", "residual", "params", "uses", "finite")
 
-# Structure is counted by the grader on the module's forward as a program it rebuilt and ran
-# (grader.checks.program), never taken from the child's own report: see `verified`.
-GROUPS = OP_GROUPS
+# Structure (groups: grader.checks.program.OP_GROUPS) is counted by the grader on the module's
+# forward as a program it rebuilt and ran, never taken from the child's own report: see `verified`.
 STRUCTURAL = ("count", "residual", "uses")
 
 
@@ -56,9 +55,9 @@ class ModuleKind:
         if count is not None:
             if not isinstance(count, Mapping) or "of" not in count:
                 problems.append(("expect.count", "expected {of: GROUP, at_least: N}",
-                                 f"GROUP is one of {', '.join(GROUPS)}"))
-            elif count["of"] not in GROUPS:
-                problems.append(("expect.count.of", f"unknown group `{count['of']}`", f"one of {', '.join(GROUPS)}"))
+                                 f"GROUP is one of {', '.join(OP_GROUPS)}"))
+            elif count["of"] not in OP_GROUPS:
+                problems.append(("expect.count.of", f"unknown group `{count['of']}`", f"one of {', '.join(OP_GROUPS)}"))
         for i, spec in enumerate(params.get("inputs") or ()):
             if not isinstance(spec, Mapping) or "shape" not in spec:
                 problems.append((f"inputs[{i}]", "an input needs a `shape`", "e.g. `{shape: [4, 3, 256, 256]}`"))

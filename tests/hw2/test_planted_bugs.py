@@ -335,7 +335,7 @@ def test_provided_code_changes_are_caught(check_id, name, edits, append, message
     assert results[0].points == check.points, results[0]
 
 
-# cnn.activation counts activation functions by name (grader/checks/module.py GROUPS): the
+# cnn.activation counts activation ops by name (grader/checks/program.py OP_GROUPS): the
 # less common ones are activations too (they were not counted before: 0 points).
 OTHER_ACTIVATIONS = [("F.selu", "nn.SELU()"), ("F.softplus", "nn.Softplus()"), ("F.hardswish", "nn.Hardswish()"),
                      ("F.elu", "nn.Hardtanh(0.0, 20.0)")]
