@@ -138,3 +138,14 @@ def test_a_weight_only_computation_is_no_layer():
     got, values = p.run([torch.ones(1, 1, 1, 1)])
     s = structure(p, values)
     assert s.groups.get("conv", 0) == 0 and not s.skips
+
+
+def test_the_cap_is_on_intermediates_alive_at_once():
+    from grader.checks.program import Caps
+
+    # a chain of 8 ReLUs on 100 numbers: 800 made in all, at most 200 alive at once
+    nodes = [X] + [_call("aten.relu.default", {"$node": i}) for i in range(8)]
+    p = decode(_program(nodes))
+    p.run([torch.ones(10, 10)], caps=Caps(max_live_elements=200))
+    with pytest.raises(ProgramError, match="at once"):
+        p.run([torch.ones(10, 10)], caps=Caps(max_live_elements=150))

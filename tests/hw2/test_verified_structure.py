@@ -3,11 +3,11 @@ grader's process, not taken from the notebook's process (issue 10 §5, grader/ch
 
 The attack of the issue: a class body, run at definition time, wraps the harness's probe
 table so that the `module` probe adds ``Conv2d=2, BatchNorm2d=1, MaxPool2d=1`` and a residual
-to the facts of a CNN that has none. On main (e0709b6) that notebook got 7 points it had not
-earned on these checks (cnn.conv 2 + cnn.batchnorm 1 + cnn.pooling 1 + cnn.residual 3:
-measured once with this file's FORGE_TABLE notebook graded by main's grader, see the report
-of helper "verify"). Now the grader counts structure only on the forward it rebuilt from the
-child's export and ran itself on public and hidden inputs.
+to the facts of a CNN that has none. Measured once with main's grader (e0709b6) on the six
+structure checks of the quick registry: FLAT_CNN 2/9; FLAT_CNN + FORGE_TABLE 9/9 and FLAT_CNN
++ FORGE_HELPERS 9/9, i.e. +7 unearned points (cnn.conv 2, cnn.batchnorm 1, cnn.pooling 1,
+cnn.residual 3). Now the grader counts structure only on the forward it rebuilt from the
+child's export and ran itself on public and hidden inputs: both forged notebooks get 2/9.
 """
 
 from __future__ import annotations
