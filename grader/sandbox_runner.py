@@ -53,7 +53,8 @@ class SandboxRunner:
         # SNAPSHOT is not a probe: it asks for weight snapshots taken *during* a full run.
         snaps = {key: req for key, req in requests.items() if req.probe == SNAPSHOT}
         probes = tuple(ProbeRequest(id=key, probe=req.probe, args=dict(req.args), timeout=req.timeout)
-                       for key, req in sorted(requests.items()) if key not in snaps)
+                       for key, req in sorted(requests.items(), key=lambda kv: (kv[1].stage, kv[0]))
+                       if key not in snaps)
         snapshot = None
         if snaps:
             spec = dict(next(iter(sorted(snaps.items())))[1].args)

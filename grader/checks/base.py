@@ -29,11 +29,16 @@ PROBLEM = tuple[str, str, str]  # (key, problem, fix) for the registry's message
 
 @dataclass(frozen=True)
 class Request:
-    """One probe the child must run. `args` hold plain data and numpy arrays only."""
+    """One probe the child must run. `args` hold plain data and numpy arrays only.
+
+    `stage`: requests run in stage order (then by key), so a later stage's arguments (hidden
+    inputs that check an earlier stage's answer) reach the child only after it.
+    """
 
     probe: str
     args: Mapping[str, Any]
     timeout: float = 60.0
+    stage: int = 0
 
 
 @dataclass(frozen=True)

@@ -4,37 +4,35 @@ One check states one expectation (an output shape, "at least two convolutions", 
 residual connection"), so each requirement is worth its own points and says its own
 message. Checks on the same class with the same inputs share a single probe run (the
 engine deduplicates identical requests).
+
+Structure expectations (`count`, `uses`, `residual`) are verified, not reported: the child
+sends the forward as a program (torch.export, or a recorded aten trace when export fails),
+then, in a second request stage, the live model's outputs on hidden inputs it had not seen
+when it sent the program. The grader rebuilds the program from an allowlist, runs it on
+the public and the hidden inputs, and counts the structure on it only if both outputs
+match (grader.checks.program). Otherwise the structure expectations fail with the reason:
+
+- the program does not reproduce the model: "the report was not trusted" (a forged or a
+  data-dependent forward; a TA can read the code);
+- the forward could be neither exported nor traced: "structure unverified". No points
+  either: giving the child's own counts instead would reopen the hole (a student could
+  make the forward untraceable on purpose to fall back to forgeable facts), and such a
+  forward is rare enough for a TA to grade by hand.
 """
 
 from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .base import PROBLEM, Context, Reply, Request, Verdict, allowed_keys, plain, rng_for
+from .base import PROBLEM, Context, Reply, Request, Verdict, allowed_keys, hidden_error, plain, rng_for
+from .program import OP_GROUPS, ProgramError, Structure, agree, decode, structure
 
 KEYS = ("class", "init", "inputs", "method", "eval", "expect", "seed")
 EXPECT_KEYS = ("output_shape", "output_shapes", "dtype", "count", "residual", "params", "uses", "finite")
 
-# Structure groups, by module class name and by functional call name seen during forward.
-GROUPS: dict[str, tuple[str, ...]] = {
-    "conv": ("Conv1d", "Conv2d", "Conv3d", "LazyConv1d", "LazyConv2d", "conv1d", "conv2d", "conv3d"),
-    "batchnorm": ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LazyBatchNorm2d", "batch_norm"),
-    "pooling": ("MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
-                "AdaptiveMaxPool2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d",
-                "adaptive_max_pool2d", "max_pool2d_with_indices"),
-    "activation": ("ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Sigmoid", "Tanh", "PReLU", "ReLU6", "Mish",
-                   "SELU", "CELU", "RReLU", "Softplus", "Softsign", "Hardtanh", "Hardswish", "Hardsigmoid",
-                   "LogSigmoid", "Threshold", "GLU",
-                   "relu", "relu_", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "prelu", "relu6", "mish",
-                   "leaky_relu_", "elu_", "sigmoid_", "tanh_", "selu", "selu_", "celu", "celu_", "rrelu", "rrelu_",
-                   "softplus", "softsign", "hardtanh", "hardtanh_", "hardswish", "hardsigmoid", "logsigmoid",
-                   "threshold", "threshold_", "glu"),
-    "linear": ("Linear", "LazyLinear", "linear"),
-    "recurrent": ("GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell"),
-    "gru": ("GRU", "GRUCell"),
-    "lstm": ("LSTM", "LSTMCell"),
-    "dropout": ("Dropout", "Dropout2d", "dropout"),
-}
+# Structure (groups: grader.checks.program.OP_GROUPS) is counted by the grader on the module's
+# forward as a program it rebuilt and ran, never taken from the child's own report: see `verified`.
+STRUCTURAL = ("count", "residual", "uses")
 
 
 class ModuleKind:
@@ -57,9 +55,9 @@ class ModuleKind:
         if count is not None:
             if not isinstance(count, Mapping) or "of" not in count:
                 problems.append(("expect.count", "expected {of: GROUP, at_least: N}",
-                                 f"GROUP is one of {', '.join(GROUPS)}"))
-            elif count["of"] not in GROUPS:
-                problems.append(("expect.count.of", f"unknown group `{count['of']}`", f"one of {', '.join(GROUPS)}"))
+                                 f"GROUP is one of {', '.join(OP_GROUPS)}"))
+            elif count["of"] not in OP_GROUPS:
+                problems.append(("expect.count.of", f"unknown group `{count['of']}`", f"one of {', '.join(OP_GROUPS)}"))
         for i, spec in enumerate(params.get("inputs") or ()):
             if not isinstance(spec, Mapping) or "shape" not in spec:
                 problems.append((f"inputs[{i}]", "an input needs a `shape`", "e.g. `{shape: [4, 3, 256, 256]}`"))
@@ -72,17 +70,21 @@ class ModuleKind:
 
         inputs = [tensor(make_input(spec, rng)) for spec in p.get("inputs") or ()]
         init = plain(p.get("init", {}))
-        args = {
+        build = {
             "class": p["class"],
             "args": list(init.get("args", [])),
             "kwargs": dict(init.get("kwargs", {})),
-            "inputs": inputs,
-            "method": p.get("method", "forward"),
             "eval": bool(p.get("eval", True)),
             "seed": int(p.get("seed", 0)),
-            "residual": True,
         }
-        return {"run": Request("module", args, timeout=check.timeout)}
+        args = {**build, "inputs": inputs, "method": p.get("method", "forward"), "residual": False}
+        if not _structural(p):
+            return {"run": Request("module", args, timeout=check.timeout)}
+        token = _token(p)
+        hidden = rng_for(ctx, f"module-hidden:{token}", public=False)
+        confirm = {**build, "keep": token, "inputs": [tensor(make_input(spec, hidden)) for spec in p.get("inputs") or ()]}
+        return {"run": Request("module", {**args, "program": True, "keep": token}, timeout=check.timeout),
+                "confirm": Request("module_outputs", confirm, timeout=check.timeout, stage=1)}
 
     def judge(self, check: Any, replies: Mapping[str, Reply], ctx: Context) -> Verdict:
         reply = replies.get("run")
@@ -93,12 +95,108 @@ class ModuleKind:
         expect = check.params["expect"]
         failures: list[str] = []
         passes: list[str] = []
+        found: Structure | str | None = None
+        if _structural(check.params):
+            found = verified(check, reply, replies.get("confirm"), ctx)
         for key, want in expect.items():
-            ok, text = EXPECTATIONS[key](want, facts)
+            if key in STRUCTURAL:
+                if isinstance(found, str):
+                    failures.append(found)
+                    continue
+                ok, text = STRUCTURE_EXPECTATIONS[key](want, found)
+            else:
+                ok, text = EXPECTATIONS[key](want, facts)
             (passes if ok else failures).append(text)
         if failures:
             return Verdict(0.0, "; ".join(failures))
         return Verdict(1.0, "; ".join(passes))
+
+
+def _structural(p: Mapping[str, Any]) -> bool:
+    return any(k in STRUCTURAL for k in p.get("expect") or {})
+
+
+def _token(p: Mapping[str, Any]) -> str:
+    """Names the model instance the child keeps for the second stage (same build, same inputs)."""
+    import hashlib
+
+    return hashlib.sha256(_key({k: p.get(k) for k in ("class", "init", "seed", "inputs", "eval")}).encode()
+                          ).hexdigest()[:16]
+
+
+def _inputs(check: Any, ctx: Context, public: bool) -> list[Any]:
+    """The inputs `requests` sent, made again (the same generator gives the same arrays)."""
+    import torch
+
+    p = check.params
+    token = _token(p)
+    rng = rng_for(ctx, f"module:{p['class']}:{_key(p.get('inputs'))}", public=True) if public else \
+        rng_for(ctx, f"module-hidden:{token}", public=False)
+    return [torch.from_numpy(make_input(spec, rng)) for spec in p.get("inputs") or ()]
+
+
+_VERIFIED: dict[tuple[int, int], tuple[Any, Structure | str]] = {}  # checks of one probe run share the work
+
+
+def verified(check: Any, run: Reply, confirm: Reply | None, ctx: Context) -> Structure | str:
+    """The structure the grader counted on the program it ran, or why there is none."""
+    key = (id(run), id(confirm))
+    hit = _VERIFIED.get(key)
+    if hit is not None and hit[0][0] is run and hit[0][1] is confirm:
+        return hit[1]
+    result = _verify(check, run, confirm, ctx)
+    if len(_VERIFIED) > 16:
+        _VERIFIED.clear()
+    _VERIFIED[key] = ((run, confirm), result)  # the replies kept alive: their ids stay theirs
+    return result
+
+
+NOT_TRUSTED = "the structure the notebook's process reported does not compute the model's outputs ({why}): " \
+              "the report was not trusted"
+
+
+def _verify(check: Any, run: Reply, confirm: Reply | None, ctx: Context) -> Structure | str:
+    facts = run.value if isinstance(run.value, Mapping) else {}
+    if "program" not in facts:
+        why = facts.get("program_error") or "the notebook's process sent no program"
+        return f"structure unverified: {str(why)[:400]} (no points for structure; a TA can check the code by hand)"
+    try:
+        program = decode(facts["program"])
+    except ProgramError as exc:
+        return NOT_TRUSTED.format(why=f"its program was refused: {exc}")
+    traced = "" if program.how == "export" else f"; {program.note or 'a recorded trace'}, the path may depend on " \
+                                                 "the data"
+    try:
+        got, values = program.run(_inputs(check, ctx, public=True))
+    except ProgramError as exc:
+        return NOT_TRUSTED.format(why=f"its program could not be run: {exc}")
+    ok, why = agree(got, _flat(facts.get("output")))
+    if not ok:
+        return NOT_TRUSTED.format(why=f"on the check's inputs, {why}{traced}")
+    if confirm is None or not confirm.ok:
+        return ("structure unverified: the model could not be run a second time on new inputs: "
+                f"{hidden_error(confirm) if confirm is not None else 'not run'}")
+    try:
+        hidden_got, _ = program.run(_inputs(check, ctx, public=False))
+    except ProgramError as exc:
+        return NOT_TRUSTED.format(why=f"its program could not be run on new inputs: {exc}")
+    live = confirm.value.get("output") if isinstance(confirm.value, Mapping) else None
+    ok, why = agree(hidden_got, _flat(live))
+    if not ok:
+        return NOT_TRUSTED.format(why=f"on new inputs, {why}{traced}")
+    return structure(program, values)
+
+
+def _flat(value: Any) -> list[Any]:
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [a for v in value for a in _flat(v)]
+    if isinstance(value, Mapping):
+        return [a for v in value.values() for a in _flat(v)]
+    return [value]
 
 
 def _key(value: Any) -> str:
@@ -141,16 +239,9 @@ def _expect_dtype(want: Any, facts: Mapping[str, Any]) -> tuple[bool, str]:
     return got.endswith(str(want)), f"output dtype {got}"
 
 
-def group_count(group: str, facts: Mapping[str, Any]) -> int:
-    names = GROUPS[group]
-    modules = facts.get("torch_module_counts") or {}  # a student's MyConv(nn.Conv2d) counts as Conv2d
-    functional = facts.get("functional_calls") or {}
-    return sum(int(modules.get(n, 0)) for n in names) + sum(int(functional.get(n, 0)) for n in names)
-
-
-def _expect_count(want: Any, facts: Mapping[str, Any]) -> tuple[bool, str]:
+def _count_struct(want: Any, found: Structure) -> tuple[bool, str]:
     group = want["of"]
-    n = group_count(group, facts)
+    n = int(found.groups.get(group, 0))
     at_least = int(want.get("at_least", 1))
     at_most = want.get("at_most")
     ok = n >= at_least and (at_most is None or n <= int(at_most))
@@ -158,12 +249,16 @@ def _expect_count(want: Any, facts: Mapping[str, Any]) -> tuple[bool, str]:
     return ok, f"{n} {group} layer(s)" + ("" if ok else f", expected {bound}")
 
 
-def _expect_residual(want: Any, facts: Mapping[str, Any]) -> tuple[bool, str]:
-    res = facts.get("residual") or {}
-    got = bool(res.get("found")) if isinstance(res, Mapping) else False
-    how = res.get("method", "") if isinstance(res, Mapping) else ""
+def _residual_struct(want: Any, found: Structure) -> tuple[bool, str]:
+    got = bool(found.skips)
     text = ("a residual (skip) connection was found" if got else "no residual (skip) connection found in forward")
-    return got == bool(want), text + (f" ({how})" if how else "")
+    return got == bool(want), text
+
+
+def _uses_struct(want: Any, found: Structure) -> tuple[bool, str]:
+    wanted = [want] if isinstance(want, str) else list(want)
+    present = [g for g in wanted if found.groups.get(g) or found.op_counts.get(g)]
+    return bool(present), (f"uses {', '.join(present)}" if present else f"uses none of {', '.join(wanted)}")
 
 
 def _expect_params(want: Any, facts: Mapping[str, Any]) -> tuple[bool, str]:
@@ -171,13 +266,6 @@ def _expect_params(want: Any, facts: Mapping[str, Any]) -> tuple[bool, str]:
     lo, hi = want.get("min", 0), want.get("max")
     ok = n >= lo and (hi is None or n <= hi)
     return ok, f"{n:,} parameters" + ("" if ok else f", expected between {lo:,} and {hi if hi is None else f'{hi:,}'}")
-
-
-def _expect_uses(want: Any, facts: Mapping[str, Any]) -> tuple[bool, str]:
-    wanted = [want] if isinstance(want, str) else list(want)
-    present = [g for g in wanted
-               if (g in GROUPS and group_count(g, facts) > 0) or (facts.get("torch_module_counts") or {}).get(g)]
-    return bool(present), (f"uses {', '.join(present)}" if present else f"uses none of {', '.join(wanted)}")
 
 
 def _expect_finite(want: Any, facts: Mapping[str, Any]) -> tuple[bool, str]:
@@ -192,9 +280,7 @@ EXPECTATIONS = {
     "output_shape": _expect_shape,
     "output_shapes": _expect_shapes,
     "dtype": _expect_dtype,
-    "count": _expect_count,
-    "residual": _expect_residual,
     "params": _expect_params,
-    "uses": _expect_uses,
     "finite": _expect_finite,
 }
+STRUCTURE_EXPECTATIONS = {"count": _count_struct, "residual": _residual_struct, "uses": _uses_struct}

@@ -170,6 +170,9 @@ def warm_up() -> None:
         fig.savefig(io.BytesIO(), format="png")
         plt.close("all")
         ShapeProp(torch.fx.symbolic_trace(m)).propagate(x)
+        from .probes.export import warm_up as warm_export  # the module probe's program (verify)
+
+        warm_export()
         torch.random.set_rng_state(state)
     except Exception as exc:  # noqa: BLE001 - only a speed-up
         print(f"sandbox server: warm-up failed: {exc}", file=sys.stderr)

@@ -77,9 +77,11 @@ class CNN(nn.Module):
         self.fc = nn.Linear(16, 2)
 
     def forward(self, x):
-        x = F.relu(self.bn(self.conv(self.down(x))))
-        x = x + F.relu(self.bn2(x))
-        return self.fc(self.head(x).flatten(1))
+        x = self.down(x)
+        # the residual skips the one convolution (ResNet's zero-padding shortcut, 3 -> 16
+        # channels): a skip around batch norm and ReLU alone is not a residual connection
+        x = F.relu(self.bn(self.conv(x))) + F.pad(x, (0, 0, 0, 0, 0, 13))
+        return self.fc(self.head(F.relu(self.bn2(x))).flatten(1))
 '''
 
 CNN_BUGS = [
@@ -339,7 +341,7 @@ def test_provided_code_changes_are_caught(check_id, name, edits, append, message
     assert results[0].points == check.points, results[0]
 
 
-# cnn.activation counts activation functions by name (grader/checks/module.py GROUPS): the
+# cnn.activation counts activation ops by name (grader/checks/program.py OP_GROUPS): the
 # less common ones are activations too (they were not counted before: 0 points).
 OTHER_ACTIVATIONS = [("F.selu", "nn.SELU()"), ("F.softplus", "nn.Softplus()"), ("F.hardswish", "nn.Hardswish()"),
                      ("F.elu", "nn.Hardtanh(0.0, 20.0)")]

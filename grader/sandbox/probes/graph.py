@@ -102,7 +102,8 @@ def find_skips(nodes: list[Node], limit: int = 50) -> list[dict[str, Any]]:
                 if max(ma, mb) >= 1 and ma != mb:
                     la, lb = longest(c, a, "layer") or 0, longest(c, b, "layer") or 0
                     found = {"node": i, "op": node.name, "kind": "projection" if node.kind == "add" else "dense",
-                             "modules": abs(ma - mb), "layers": abs(la - lb), "paths": sorted([ma, mb])}
+                             "modules": abs(ma - mb), "layers": abs(la - lb), "paths": sorted([ma, mb]),
+                             "layer_paths": sorted([la, lb])}
                     break
             if found:
                 break

@@ -10,7 +10,9 @@ args::
      "no_grad": true,
      "run": true,                  # false: structure only, nothing is run
      "residual": true,             # look for a skip connection
-     "state_dict": false}          # also return the initial weights
+     "state_dict": false,          # also return the initial weights
+     "program": false,             # also send the forward as a program (probes/export.py)
+     "keep": ""}                   # keep the instance under this token for module_outputs
 
 returns a dict::
 
@@ -25,6 +27,11 @@ returns a dict::
     residual               {"found": bool, "method": "fx" | "dynamic" | "none",
                             "sites": [...], "fx_error": str}  (see probes/graph.py)
     state_dict             {name: array} when asked
+    program                the forward as data (probes/export.py) when asked, or
+    program_error          why it could not be exported nor traced
+
+Every fact above is computed in the student's process and is a claim: the grader trusts
+structure only as it counts it on the program it rebuilt and ran (grader.checks.program).
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from torch.overrides import TorchFunctionMode
 
 from ..timer import CpuLimit, Timeout
 from . import ProbeContext, ProbeError, R, probe
+from .export import KEPT, program_of
 from .graph import Node, find_skips, op_kind
 
 CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
@@ -268,4 +276,14 @@ def module_probe(ctx: ProbeContext, args: dict) -> Any:
         res["sites"] = sites[:20]
         res["found"] = bool(sites)
         facts["residual"] = res
+    if args.get("program"):
+        if isinstance(args.get("keep"), str) and args["keep"]:
+            KEPT[args["keep"]] = model
+        try:
+            if method != "forward" or in_kwargs:
+                raise ProbeError("only forward(*tensors) can be sent as a program")
+            with R.no_grad():
+                facts["program"] = program_of(model, inputs)
+        except ProbeError as exc:
+            facts["program_error"] = str(exc)[:600]
     return facts
