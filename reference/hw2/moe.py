@@ -305,7 +305,7 @@ class MoeTrained:
         acc = float((moe_predictions(out, facts.get("criterion")) == y).mean())
         zero, full = float(params["thresholds"]["zero"]), float(params["thresholds"]["full"])
         frac = min(1.0, max(0.0, (acc - zero) / (full - zero)))
-        return Verdict(frac, f"the trained `{facts.get('name', '?')}` scores accuracy {acc:.3f} on {len(y)} hidden "
-                             f"points of the course's generate_data (full marks at {full:g}, none at {zero:g}: "
-                             f"a linear model)",
+        return Verdict(frac, f"the trained `{facts.get('name', '?')}` scores accuracy {acc:.3f} on hidden points "
+                             f"({len(y)} of the course's generate_data; full marks at {full:g}, none at {zero:g}: "
+                             f"a linear model's)",
                        measure=Measure(acc, (zero, full), name="accuracy on hidden points"))
