@@ -73,21 +73,40 @@ def notebook_calls(sources: tuple[str, ...] | list[str], cls_name: str) -> list[
     in notebook order, as {args, kwargs, text}. Parsed only: nothing here runs the code."""
     calls = []
     for src in sources:
+        for tree in _trees(src):
+            calls += _calls_in(tree, cls_name)
+    return calls
+
+
+def _trees(src: str) -> list[ast.AST]:
+    """The cell's syntax tree; for a cell that does not parse (the handout's training cell is
+    a SyntaxError until filled in: `criterion = # TODO`), each line that parses on its own."""
+    try:
+        return [ast.parse(_parsable(src))]
+    except (SyntaxError, ValueError):
+        pass
+    trees = []
+    for line in _parsable(src).splitlines():
         try:
-            tree = ast.parse(_parsable(src))
+            trees.append(ast.parse(line.strip()))
         except (SyntaxError, ValueError):
-            continue  # the handout's training cell is a SyntaxError until filled in
-        for node in ast.walk(tree):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == cls_name):
-                continue
-            try:
-                if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
-                    raise ValueError("*args")
-                args = [_literal(a) for a in node.args]
-                kwargs = {k.arg: _literal(k.value) for k in node.keywords}
-            except ValueError:
-                continue
-            calls.append({"args": args, "kwargs": kwargs, "text": ast.unparse(node)[:200]})
+            continue
+    return trees
+
+
+def _calls_in(tree: ast.AST, cls_name: str) -> list[dict[str, Any]]:
+    calls = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == cls_name):
+            continue
+        try:
+            if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+                raise ValueError("*args")
+            args = [_literal(a) for a in node.args]
+            kwargs = {k.arg: _literal(k.value) for k in node.keywords}
+        except ValueError:
+            continue
+        calls.append({"args": args, "kwargs": kwargs, "text": ast.unparse(node)[:200]})
     return calls
 
 
@@ -143,13 +162,15 @@ class _Parts:
 
 
 def one_linear_layer(facts: Mapping[str, Any]) -> str:
-    """'' when an expert's parameters are one weight matrix and at most one matching bias;
+    """'' when an expert's parameters are one weight matrix and at most one matching bias vector;
     else what it has instead."""
     params = [(str(n), tuple(int(d) for d in s)) for n, s in facts.get("params") or []]
     weights = [s for _, s in params if len(s) == 2]
     others = [s for _, s in params if len(s) != 2]
     linear = int(facts.get("linear_modules") or 0)
-    if len(weights) == 1 and linear <= 1 and (not others or (len(others) == 1 and others[0] == weights[0][:1])):
+    # a bias matches the matrix's outputs: (out, in) as nn.Linear keeps it, or (in, out) for x @ W
+    if len(weights) == 1 and linear <= 1 and (not others or (len(others) == 1 and len(others[0]) == 1
+                                                             and others[0][0] in weights[0])):
         return ""
     layers = f"{linear} nn.Linear layer(s)" if linear else "no nn.Linear layer"
     shown = ", ".join(f"{n} {list(s)}" for n, s in params[:6]) or "none"
