@@ -5,10 +5,11 @@ every model trains on its draw the way the notebook asks (binary cross-entropy, 
 scheduler that decays), then is scored on one large held-out draw (the "true" accuracy) and
 on the grader's hidden sample size (`--hidden`, to see its sampling spread).
 
-    python benchmarks/calibrate_moe.py                    # all variants, 20 seeds (~3 min on 2 cores)
-    python benchmarks/calibrate_moe.py --seeds 5 --variants ref linear
+    python benchmarks/calibrate_moe.py --variants linear ref                  # 20 seeds: the two key rows
+    python benchmarks/calibrate_moe.py --seeds 5 --variants logits sig-of-sum  # variants, fewer seeds
     python benchmarks/calibrate_moe.py --kernels          # the reference procedure under every
-                                                          # ATEN_CPU_CAPABILITY and 1/2/4 threads
+                                                          # ATEN_CPU_CAPABILITY x 1/2/4 threads,
+                                                          # MKL_CBWR and ONEDNN_MAX_CPU_ISA
 
 Variants are written like real submissions (public Spring 2024/2025 notebooks): the experts
 one linear layer each; a softmax gate (one linear layer, or a hidden layer of 4); the output
@@ -189,16 +190,19 @@ def run(names: list[str], seeds: int, hidden: int) -> dict:
 
 
 def kernels(seeds: int, hidden: int) -> None:
-    """The reference procedure's hidden accuracy per seed under every kernel set and thread count
-    (each in its own process: ATEN_CPU_CAPABILITY is read when torch is imported)."""
+    """The reference procedure's hidden accuracy per seed under every kernel set and thread count,
+    and with MKL_CBWR / ONEDNN_MAX_CPU_ISA set (each in its own process: these are read when
+    torch is imported)."""
+    settings = [({"ATEN_CPU_CAPABILITY": cap}, threads) for cap in ("default", "avx2", "avx512") for threads in (1, 2, 4)]
+    settings += [({"MKL_CBWR": "COMPATIBLE"}, 1), ({"ONEDNN_MAX_CPU_ISA": "AVX2"}, 1)]
     rows = {}
-    for cap in ("default", "avx2", "avx512"):
-        for threads in (1, 2, 4):
-            env = dict(os.environ, ATEN_CPU_CAPABILITY=cap)
-            out = subprocess.run([sys.executable, __file__, "--one-kernel", str(seeds), "--hidden", str(hidden),
-                                  "--threads", str(threads)], env=env, capture_output=True, text=True, check=True)
-            rows[(cap, threads)] = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"  {cap:<8} threads {threads}: " + " ".join(f"{a:.4f}" for a in rows[(cap, threads)]), flush=True)
+    for extra, threads in settings:
+        out = subprocess.run([sys.executable, __file__, "--one-kernel", str(seeds), "--hidden", str(hidden),
+                              "--threads", str(threads)], env=dict(os.environ, **extra),
+                             capture_output=True, text=True, check=True)
+        key = " ".join(f"{k}={v}" for k, v in extra.items()) + f" threads {threads}"
+        rows[key] = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"  {key:<36}: " + " ".join(f"{a:.4f}" for a in rows[key]), flush=True)
     per_seed = list(zip(*rows.values()))
     spread = max(max(col) - min(col) for col in per_seed)
     print(f"largest spread of one seed's hidden accuracy across kernel sets and threads: {spread:.4f}")
