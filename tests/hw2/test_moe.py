@@ -85,6 +85,27 @@ def test_a_failed_run_is_an_error_verdict_not_a_traceback():
         assert v.fraction == 0 and v.status == "error" and "boom" in v.message
 
 
+def test_experts_are_found_wherever_the_mixture_keeps_them():
+    """The probe's search (run here on trusted modules): registered or not, in order, once each."""
+    import torch.nn as nn
+
+    from grader.sandbox.probes.hw2 import _held
+
+    Expert = type("Expert", (nn.Module,), {})
+    GatingNetwork = type("GatingNetwork", (nn.Module,), {})
+    a, b, c, d, e = (Expert() for _ in range(5))
+    model = nn.Module()
+    model.experts = nn.ModuleList([a, b])
+    model.more = [c, {"x": d}]  # a plain list (not registered) holding a dict
+    model.last = nn.Sequential(nn.Linear(2, 2), e)
+    model.gating = GatingNetwork()
+    model.me = [model]  # a cycle
+    model.log = list(range(5000))  # a large container is skipped
+    assert _held(model, "Expert") == [a, b, e, c, d]
+    assert _held(model, "GatingNetwork") == [model.gating]
+    assert _held(nn.Linear(2, 1), "Expert") == []
+
+
 # ----------------------------------------------------------------------------- real variety, graded
 
 NO_ARG_EXPERT = '''
