@@ -81,8 +81,8 @@ def _held(obj: Any, cls_name: str, depth: int = 0) -> list[Any]:
             return [obj]
         values = list(R.getattr_(obj, "_modules", {}).values())
         values += [v for k, v in vars(obj).items() if not k.startswith("_")]
-    elif isinstance(obj, (list, tuple, dict)) and len(obj) <= 1000:  # experts live in small containers
-        values = list(obj.values()) if isinstance(obj, dict) else list(obj)
+    elif R.isinstance_(obj, (list, tuple, dict)) and len(obj) <= 1000:  # experts live in small containers
+        values = list(obj.values()) if R.isinstance_(obj, dict) else list(obj)
     else:
         return found
     for v in values:
