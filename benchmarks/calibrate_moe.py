@@ -95,8 +95,11 @@ class Variant:
 VARIANTS = {v.name: v for v in (
     Variant("linear", experts=1, combine="linear", epochs=0,
             note="one logistic regression at its optimum (nn.Linear(2, 1), BCEWithLogits, L-BFGS)"),
-    Variant("ref", lr=0.05, epochs=500, note="the reference notebook: sigmoid experts, softmax gate, gate-weighted "
-                                             "sum, BCELoss, Adam 0.05, StepLR(150, 0.5), 500 epochs"),
+    Variant("ref", combine="sigmoid", lr=0.05, epochs=500,
+            note="the reference notebook: linear experts, softmax gate, sigmoid of the gate-weighted sum, BCELoss, "
+                 "Adam 0.05, StepLR(150, 0.5), 500 epochs"),
+    Variant("probs", lr=0.05, epochs=500, note="as ref, but the gate-weighted sum of sigmoid experts "
+                                               "(BCELoss fails when rounding takes the sum above 1)"),
     Variant("logits", combine="logit", lr=0.05, epochs=500, scheduler="linear",
             note="gate-weighted logits, BCEWithLogitsLoss, Adam 0.05, LinearLR to 0.05x, 500 epochs"),
     Variant("sig-of-sum", combine="sigmoid", lr=0.01, epochs=1000,
@@ -108,7 +111,7 @@ VARIANTS = {v.name: v for v in (
             note="12 epochs of mini-batches of 32 (756 steps), Adam 0.01, StepLR(4, 0.5) per epoch"),
     Variant("step5-0.9", combine="sigmoid", lr=0.01, epochs=1000, scheduler="step5",
             note="real: Adam 0.01 with StepLR(5, 0.9): the rate is ~0 after 150 epochs (under-trained)"),
-    Variant("3-experts", experts=3, lr=0.05, epochs=500, note="bonus-like: 3 experts, as ref"),
+    Variant("3-experts", experts=3, combine="sigmoid", lr=0.05, epochs=500, note="bonus-like: 3 experts, as ref"),
 )}
 
 

@@ -76,14 +76,14 @@ ANSWER = """
 
 EXPERT = '''
 class Expert(nn.Module):
-    """One linear layer; its output goes through a sigmoid (a probability of class 1)."""
+    """One linear layer: a score (logit) of class 1."""
 
     def __init__(self, input_dim=2, output_dim=1):
         super().__init__()
         self.linear = nn.Linear(input_dim, output_dim)
 
     def forward(self, x):
-        return torch.sigmoid(self.linear(x))
+        return self.linear(x)
 '''
 
 GATE = '''
@@ -101,7 +101,8 @@ class GatingNetwork(nn.Module):
 
 MIXTURE = '''
 class MixtureOfExperts(nn.Module):
-    """Output = sum over experts of gate probability * expert output (a probability)."""
+    """Output = sigmoid of the sum over experts of gate probability * expert score: a probability
+    (always in [0, 1], as BCELoss needs; a gate-weighted sum of sigmoid outputs can round above 1)."""
 
     def __init__(self, num_experts=2, input_dim=2, output_dim=1):
         super().__init__()
@@ -111,7 +112,7 @@ class MixtureOfExperts(nn.Module):
     def forward(self, x):
         gates = self.gating_network(x)                                    # (batch, E)
         outputs = torch.stack([expert(x) for expert in self.experts], 1)  # (batch, E, out)
-        return (gates.unsqueeze(-1) * outputs).sum(dim=1)                 # (batch, out)
+        return torch.sigmoid((gates.unsqueeze(-1) * outputs).sum(dim=1))  # (batch, out)
 '''
 
 
@@ -174,7 +175,7 @@ xx, yy = torch.meshgrid(torch.linspace(-7, 7, 200), torch.linspace(-5, 5, 200), 
 grid = torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
 model.eval()
 with torch.no_grad():
-    panels = [(f"expert {i + 1}", expert(grid)) for i, expert in enumerate(model.experts)]
+    panels = [(f"expert {i + 1}", torch.sigmoid(expert(grid))) for i, expert in enumerate(model.experts)]
     panels.append(("gate: P(expert 1)", model.gating_network(grid)[:, :1]))
     panels.append(("final model", model(grid)))
 fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.5))

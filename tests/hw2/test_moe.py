@@ -354,7 +354,7 @@ def test_two_layer_experts_and_a_sigmoid_gate_lose_their_checks_only(grade_one, 
 def test_an_untrained_mixture_scores_zero(grade_one, real):
     """Right code that never trains (zeroed weights, learning rate 0): every output is 0.5, every
     prediction class 0, accuracy the class-0 fraction (~0.45), far below zero (0.70). (An
-    untrained mixture from a random init is a random linear-ish model: 0.30 for the reference's
+    untrained mixture from a random init is a random linear-ish model: 0.57 for the reference's
     init, 0.67 for this notebook's; the planted bug moe-zero-epochs uses the former.)"""
     model = "model = MixtureOfExperts()\nfor p in model.parameters(): nn.init.zeros_(p)"
     train = _train(model, "model.parameters()", "torch.nn.BCELoss()", STEP, epochs=5)

@@ -196,7 +196,7 @@ def test_moe_gate_and_combination(moe):
     out = model(X)
     assert out.shape == (50, 1)
     experts = torch.stack([e(X) for e in model.experts], 1)  # (50, 2, 1)
-    assert torch.allclose(out, (gates.unsqueeze(-1) * experts).sum(1), atol=1e-6)
+    assert torch.allclose(out, torch.sigmoid((gates.unsqueeze(-1) * experts).sum(1)), atol=1e-6)
     assert ((out >= 0) & (out <= 1)).all()
     expert = moe["Expert"](2, 3)
     assert sum(isinstance(m, torch.nn.Linear) for m in expert.modules()) == 1
