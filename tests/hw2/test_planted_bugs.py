@@ -14,8 +14,8 @@ for a wrong loss, a quarter less for the accuracy instead of the count).
 Where the obvious bug cannot cost its check alone, the bug is one that isolates the check
 (the comments at each say why): a forward of the wrong shape cannot be trained and scored
 either, so the shape bugs add one spare class; a CNN without any non-linearity cannot learn
-the stripes, so that bug keeps (global) max pooling; a gate without softmax makes BCELoss
-fail in training, so that bug moves the softmax into the mixture; the course's procedure
+the stripes, so that bug keeps (global) max pooling; a mixture that averages its experts
+cannot fit the MoE data, so that bug routes with a router of its own; the course's procedure
 (no clipping, no decay) leaves the model at ~0.87, so the spike bug only drops the decay.
 A SimpleLSTM whose forward computes something else cannot be isolated: the grader
 recomputes the loss curve with the *provided* class on the student's weights, so the
@@ -188,8 +188,8 @@ MOE_BUGS = [
         edits=(Edit("self.linear = nn.Linear(input_dim, output_dim)",
                     "self.linear = nn.Sequential(nn.Linear(input_dim, 8), nn.Tanh(), nn.Linear(8, output_dim))"),),
         message="is not one linear layer: it has 2 nn.Linear layer(s)"),
-    # Without any softmax BCELoss gets values outside [0, 1] and the training cell fails;
-    # a student who put the softmax in the mixture instead has a gate that is not one.
+    # A student who put the softmax in the mixture has a gate that is not one; the mixture,
+    # softmaxing its gate's scores, is right.
     Bug("moe-softmax-in-mixture", MOE, "moe.gate", "GatingNetwork returns raw scores; the mixture applies the softmax",
         edits=(Edit("return F.softmax(self.linear(x), dim=1)", "return self.linear(x)"),
                Edit("gates = self.gating_network(x)  ", "gates = F.softmax(self.gating_network(x), dim=1)  ")),
