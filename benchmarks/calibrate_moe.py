@@ -111,7 +111,7 @@ VARIANTS = {v.name: v for v in (
             note="12 epochs of mini-batches of 32 (756 steps), Adam 0.01, StepLR(4, 0.5) per epoch"),
     Variant("step5-0.9", combine="sigmoid", lr=0.01, epochs=1000, scheduler="step5",
             note="real: Adam 0.01 with StepLR(5, 0.9): the rate is ~0 after 150 epochs (under-trained)"),
-    Variant("3-experts", experts=3, combine="sigmoid", lr=0.05, epochs=500, note="bonus-like: 3 experts, as ref"),
+    Variant("3-experts", experts=3, lr=0.05, epochs=500, note="bonus-like: 3 experts, as probs"),
 )}
 
 
