@@ -9,7 +9,8 @@ The semantics follow the notebooks (see ``reference/hw2/nb_*.py``):
 
 * echo task: tokens 1..26 are the letters a..z, 0 is the blank; the target is the input
   shifted right by ``delay`` with blanks in front;
-* blobs: the two Gaussian blobs of ``hw2_moe.ipynb``'s ``generate_data``;
+* moe points: the course's ``generate_data`` of ``hw2_moe.ipynb`` (two Gaussians cut by a
+  circle);
 * temporal order: the Q/R/S/U task of ``seq_classification.ipynb``'s
   ``TemporalOrderExp6aSequence`` (same symbol order, same difficulty ranges, same
   pre-padding);
@@ -27,8 +28,9 @@ N_LETTERS = 26  # tokens 1..26; 0 is the blank
 
 __all__ = [
     "N_LETTERS",
-    "BLOB_CENTERS",
-    "BLOB_STD",
+    "MOE_CENTERS",
+    "MOE_RADIUS",
+    "MOE_SHIFT",
     "TEMPORAL_ORDER_LEVELS",
     "TEMPORAL_ORDER_SYMBOLS",
     "TEMPORAL_ORDER_CLASSES",
@@ -37,7 +39,7 @@ __all__ = [
     "echo_strings",
     "echo_targets",
     "variable_delay",
-    "blobs",
+    "moe_points",
     "temporal_order",
     "temporal_order_length",
 ]
@@ -135,20 +137,33 @@ def variable_delay(
 
 
 # ---------------------------------------------------------------------------
-# Mixture of experts: two Gaussian blobs
+# Mixture of experts: the course's generate_data
 # ---------------------------------------------------------------------------
-BLOB_CENTERS = ((-1.5, -1.5), (1.5, 1.5))  # class 0, class 1 (as in generate_data)
-BLOB_STD = 1.0
+MOE_CENTERS = ((3.0, 2.0), (-3.0, 2.0))  # first half, second half (before the shift)
+MOE_RADIUS = float(np.sqrt(13.0))  # each centre lies on this circle
+MOE_SHIFT = 2.0  # subtracted from the second coordinate after labelling
 
 
-def blobs(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """X float32 (n, 2), y float32 (n,) in {0., 1.}: half the points per blob, shuffled."""
+def moe_points(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The course's ``generate_data(n)`` with a seed: X float32 (n, 2), y int64 (n,) in {0, 1}.
+
+    The first ``n // 2`` points ~ N((3, 2), I), the rest ~ N((-3, 2), I); label 1 iff the
+    point's Euclidean norm exceeds sqrt(13), computed *before* the second coordinate is
+    shifted by -2 (so in the returned plane the boundary is the circle of radius sqrt(13)
+    around (0, -2), through both centres). About 55 % of the labels are 1; a linear rule
+    gets about 0.68 right, one linear expert per half about 0.95.
+    """
+    if n < 0:
+        raise ValueError("n must be >= 0")
     rng = _rng(seed)
-    y = (np.arange(n) % 2).astype(np.float32)
-    rng.shuffle(y)
-    centers = np.asarray(BLOB_CENTERS, dtype=np.float64)[y.astype(np.int64)]
-    X = centers + rng.normal(0.0, BLOB_STD, size=(n, 2))
-    return X.astype(np.float32), y
+    half = n // 2
+    centers = np.repeat(np.asarray(MOE_CENTERS, dtype=np.float64), [half, n - half], axis=0)
+    X = (rng.standard_normal((n, 2)) + centers).astype(np.float32)
+    # the course labels float32 points with torch's norm; float64 here decides the same up
+    # to points within rounding of the circle (probability ~1e-7 per point)
+    y = (np.linalg.norm(X.astype(np.float64), axis=1) > MOE_RADIUS).astype(np.int64)
+    X[:, 1] -= np.float32(MOE_SHIFT)
+    return X, y
 
 
 # ---------------------------------------------------------------------------

@@ -9,7 +9,7 @@ metrics (`fn(outputs, eval_data) -> float`) and plugins (objects with `validate`
   for BCELoss, or one raw score for BCEWithLogitsLoss; all are right, so its output and
   its `get_loss_and_correct` are judged in the convention of the student's `criterion`;
 * `test_run` must map a string to a string of the same length over ' ' and a..z;
-* the mixture of experts must equal the gate-weighted sum of its own experts' outputs;
+* the mixture of experts is judged in reference/hw2/moe.py;
 * the seq_classification training must show no loss spikes: the child only reports the
   weights of the student's `SimpleLSTM` during training, and the loss curve is computed
   here, on grader data, with the reference model class.
@@ -71,11 +71,6 @@ def variable_eval(rng: np.random.Generator, n: int = 500, seq_length: int = 20,
                   max_delay: int = 12) -> dict[str, np.ndarray]:
     seq, delays, target = data.variable_delay(n, seq_length, max_delay, _seed(rng))
     return {"onehot": one_hot(seq), "delays": delays, "target": target}
-
-
-def blobs_eval(rng: np.random.Generator, n: int = 400) -> dict[str, np.ndarray]:
-    X, y = data.blobs(n, _seed(rng))
-    return {"X": X, "y": y}
 
 
 # --------------------------------------------------------------------------- metrics
@@ -324,108 +319,7 @@ class TestRunContract:
 
 
 # --------------------------------------------------------------------------- mixture of experts
-
-
-class MoeGate:
-    """`GatingNetwork(num_experts, input_dim)` rows are probabilities over the experts."""
-
-    def validate(self, params: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-        return []
-
-    def requests(self, check: Any, params: Mapping[str, Any], ctx: Any) -> dict[str, Request]:
-        X = blobs_eval(rng_for(ctx, check.id, public=True), n=32)["X"]
-        k = int(params.get("num_experts", 4))
-        return {"run": Request("module", {"class": params.get("class", "GatingNetwork"), "args": [k, 2], "seed": 0,
-                                          "inputs": [tensor(X)], "residual": False}, timeout=check.timeout)}
-
-    def judge(self, check: Any, params: Mapping[str, Any], replies: Mapping[str, Reply], ctx: Any) -> Verdict:
-        reply = replies.get("run")
-        if reply is None or not reply.ok:
-            return _reply_error(reply, "GatingNetwork")
-        out = reply.value.get("output")
-        k = int(params.get("num_experts", 4))
-        if not isinstance(out, np.ndarray) or tuple(out.shape) != (32, k):
-            return Verdict(0.0, f"expected gate weights of shape (32, {k}), got {_describe(out)}"
-                                + (f" {tuple(out.shape)}" if isinstance(out, np.ndarray) else ""))
-        if np.any(out < -1e-6) or not np.allclose(out.sum(axis=1), 1.0, atol=1e-4):
-            return Verdict(0.0, "gate rows are not probabilities (non-negative, summing to 1): apply a softmax")
-        return Verdict(1.0, f"gate gives a probability over {k} experts per input")
-
-
-class MoeMixture:
-    """The mixture's output equals the gate-weighted sum of its own experts' outputs
-    (or the sigmoid of that sum, or the gate-weighted sum of sigmoid expert outputs)."""
-
-    def validate(self, params: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-        return []
-
-    def requests(self, check: Any, params: Mapping[str, Any], ctx: Any) -> dict[str, Request]:
-        X = blobs_eval(rng_for(ctx, check.id, public=True), n=32)["X"]
-        k = int(params.get("num_experts", 4))
-        return {"run": Request("hw2_moe_parts", {"class": params.get("class", "MixtureOfExperts"), "args": [k, 2, 1],
-                                                 "seed": 0, "x": tensor(X)}, timeout=check.timeout)}
-
-    def judge(self, check: Any, params: Mapping[str, Any], replies: Mapping[str, Reply], ctx: Any) -> Verdict:
-        reply = replies.get("run")
-        if reply is None or not reply.ok:
-            return _reply_error(reply, "MixtureOfExperts")
-        f = reply.value
-        out, gate, experts = f.get("output"), f.get("gate"), f.get("experts")
-        if not isinstance(out, np.ndarray):
-            return Verdict(0.0, f"the mixture returned {_describe(out)}")
-        if not isinstance(gate, np.ndarray) or not isinstance(experts, list) or not experts:
-            return Verdict(0.0, f["problem"] if f.get("problem") else "could not find the gate and the experts")
-        E = np.stack([np.asarray(e, dtype=np.float64).reshape(len(out), -1) for e in experts], axis=1)  # (B, k, d)
-        g = np.asarray(gate, dtype=np.float64).reshape(len(out), -1)
-        if g.shape[1] != E.shape[1]:
-            return Verdict(0.0, f"gate has {g.shape[1]} weights per input for {E.shape[1]} experts")
-        o = np.asarray(out, dtype=np.float64).reshape(len(out), -1)
-        weightings = {"": g}
-        if np.any(g < -1e-6) or not np.allclose(g.sum(axis=1), 1.0, atol=1e-4):
-            # a gate that returns scores, softmaxed in the mixture: the gate is wrong (moe.gate),
-            # the mixture is not
-            e = np.exp(g - g.max(axis=1, keepdims=True))
-            weightings[" (weighted by the softmax of the gate's scores)"] = e / e.sum(axis=1, keepdims=True)
-        for how, w in weightings.items():
-            mix = np.einsum("bk,bkd->bd", w, E)
-            candidates = {"gate-weighted sum": mix, "sigmoid of the gate-weighted sum": 1 / (1 + np.exp(-mix)),
-                          "gate-weighted sum of sigmoid outputs": np.einsum("bk,bkd->bd", w, 1 / (1 + np.exp(-E)))}
-            for name, want in candidates.items():
-                if want.shape == o.shape and np.allclose(o, want, rtol=1e-4, atol=1e-5):
-                    return Verdict(1.0, f"output is the {name} of the {E.shape[1]} experts{how}")
-        return Verdict(0.0, "output is not the gate-weighted combination of the experts' outputs")
-
-
-class TrainedInstance:
-    """After a full run, the notebook's trained model (the last instance of `class`) on hidden data."""
-
-    def validate(self, params: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-        problems = []
-        if not isinstance(params.get("class"), str):
-            problems.append(("class", "missing", "e.g. class: MixtureOfExperts"))
-        if "thresholds" not in params:
-            problems.append(("thresholds", "missing", "e.g. {zero: 0.5, full: 0.9}"))
-        return problems
-
-    def requests(self, check: Any, params: Mapping[str, Any], ctx: Any) -> dict[str, Request]:
-        d = blobs_eval(rng_for(ctx, check.id, public=check.public), n=int(params.get("n", 400)))
-        return {"run": Request("hw2_trained", {"class": params["class"], "prefer": params.get("prefer", ["model"]),
-                                               "inputs": [tensor(d["X"])]}, timeout=check.timeout)}
-
-    def judge(self, check: Any, params: Mapping[str, Any], replies: Mapping[str, Reply], ctx: Any) -> Verdict:
-        reply = replies.get("run")
-        if reply is None or not reply.ok:
-            return _reply_error(reply, f"evaluating the trained {params['class']}")
-        d = blobs_eval(rng_for(ctx, check.id, public=check.public), n=int(params.get("n", 400)))
-        try:
-            acc = binary_accuracy(reply.value.get("output"), d)
-        except (ValueError, TypeError) as exc:
-            return Verdict(0.0, f"the trained model's outputs could not be scored: {exc}")
-        zero, full = float(params["thresholds"]["zero"]), float(params["thresholds"]["full"])
-        frac = min(1.0, max(0.0, (acc - zero) / (full - zero)))
-        found = reply.value.get("name", "?")
-        return Verdict(frac, f"the trained `{found}` scores accuracy {acc:.3f} on hidden data "
-                             f"(full marks at {full:g}, none at {zero:g})")
+# hw2_moe.ipynb's judges are in reference/hw2/moe.py.
 
 
 # --------------------------------------------------------------------------- seq_classification

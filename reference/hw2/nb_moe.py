@@ -1,70 +1,110 @@
-"""hw2_moe.ipynb: a mixture of linear experts on two Gaussian blobs."""
+"""hw2_moe.ipynb (Spring 2024 and 2025): a mixture of two linear experts, as the course poses it.
+
+The provided cells are the handout's: imports and `generate_data(n_samples=2000)` (no
+seed; two unit Gaussians at (3, 2) and (-3, 2), label 1 outside the circle of radius
+sqrt(13) through both centres, then the second coordinate shifted by -2). The student
+writes `Expert` ("a simple neural network with one linear layer"), `GatingNetwork` (the
+probabilities of choosing each expert), `MixtureOfExperts`, the training (binary
+cross-entropy, Adam, a decaying learning rate) and the plots of the decision boundaries
+of the two experts, the gate and the final model; a bonus asks for more experts. The
+handout fixes no constructor signatures; its training cell is a SyntaxError until filled
+in (`criterion = # TODO`), which the starter keeps.
+"""
 
 from __future__ import annotations
 
-from ._cells import RUN, STUDENT, code, md
+from ._cells import PROVIDED, RUN, STUDENT, code, md
 
 NAME = "hw2_moe.ipynb"
 
 SETUP = '''
+# Import Libraries
+
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import matplotlib.pyplot as plt
+from torch.utils.data import Dataset
 
-torch.manual_seed(0)
+import numpy as np
+import matplotlib.pyplot as plt
 '''
 
 DATA = '''
-def generate_data(n_samples=1000, centers=((-1.5, -1.5), (1.5, 1.5)), std=1.0, seed=0):
-    """Two Gaussian blobs in the plane: label 0 around centers[0], label 1 around centers[1].
+# Generate the Dataset
+def generate_data(n_samples=2000):
+  X = torch.zeros(n_samples, 2)
+  y = torch.zeros(n_samples, dtype=torch.long)
 
-    Returns X (n_samples, 2) and y (n_samples,) float tensors, shuffled; half the points
-    in each blob.
-    """
-    g = torch.Generator().manual_seed(seed)
-    n0 = n_samples // 2
-    n1 = n_samples - n0
-    x0 = torch.randn(n0, 2, generator=g) * std + torch.tensor(centers[0], dtype=torch.float32)
-    x1 = torch.randn(n1, 2, generator=g) * std + torch.tensor(centers[1], dtype=torch.float32)
-    X = torch.cat([x0, x1])
-    y = torch.cat([torch.zeros(n0), torch.ones(n1)])
-    perm = torch.randperm(n_samples, generator=g)
-    return X[perm], y[perm]
+  # Generate samples from two Gaussian distributions
+  X[:n_samples//2] = torch.randn(n_samples//2, 2) + torch.Tensor([3,2])
+  X[n_samples//2:] = torch.randn(n_samples//2, 2) + torch.Tensor([-3,2])
 
+  # Labels
+  for i in range(X.shape[0]):
+    if X[i].norm() > math.sqrt(13):
+      y[i] = 1
 
-X_train, y_train = generate_data(1000, seed=0)
-X_test, y_test = generate_data(500, seed=1)
+  X[:, 1] = X[:, 1] - 2
+
+  return X, y
+
+data, labels = generate_data()
 '''
 
-MODEL = '''
-class Expert(nn.Module):
-    """One linear layer; its output goes through a sigmoid (a probability per output)."""
+PLOT_DATA = '''
+plt.figure(figsize=(6, 4))
+plt.scatter(data[labels == 0, 0], data[labels == 0, 1], s=6, alpha=0.5, label="Class 0")
+plt.scatter(data[labels == 1, 0], data[labels == 1, 1], s=6, alpha=0.5, label="Class 1")
+plt.xlabel("Feature 1")
+plt.ylabel("Feature 2")
+plt.legend()
+plt.show()
+'''
 
-    def __init__(self, input_dim, output_dim):
+PLOT_DATA_STARTER = '''
+# TODO: plot the generated dataset
+'''
+
+ANSWER = """
+    **Answer.** No. Class 1 lies outside a circle through the centres of both clusters, so
+    each cluster is cut by a curved boundary that bends the other way on the other side;
+    the best straight line gets only about two thirds of the points right. One linear
+    boundary per cluster (two experts, a gate that picks the cluster) gets about 95 %.
+"""
+
+EXPERT = '''
+class Expert(nn.Module):
+    """One linear layer: a score (logit) of class 1."""
+
+    def __init__(self, input_dim=2, output_dim=1):
         super().__init__()
         self.linear = nn.Linear(input_dim, output_dim)
 
     def forward(self, x):
-        return torch.sigmoid(self.linear(x))
+        return self.linear(x)
+'''
 
-
+GATE = '''
 class GatingNetwork(nn.Module):
-    """Scores each expert for each input and turns the scores into probabilities."""
+    """One score per expert, turned into probabilities by a softmax."""
 
-    def __init__(self, num_experts, input_dim):
+    def __init__(self, num_experts, input_dim=2):
         super().__init__()
         self.linear = nn.Linear(input_dim, num_experts)
 
     def forward(self, x):
         # (batch, input_dim) -> (batch, num_experts), rows sum to 1
         return F.softmax(self.linear(x), dim=1)
+'''
 
-
+MIXTURE = '''
 class MixtureOfExperts(nn.Module):
-    """Output = sum over experts of gate probability * expert output."""
+    """Output = sigmoid of the sum over experts of gate probability * expert score: a probability
+    (always in [0, 1], as BCELoss needs; a gate-weighted sum of sigmoid outputs can round above 1)."""
 
-    def __init__(self, num_experts, input_dim, output_dim):
+    def __init__(self, num_experts=2, input_dim=2, output_dim=1):
         super().__init__()
         self.experts = nn.ModuleList([Expert(input_dim, output_dim) for _ in range(num_experts)])
         self.gating_network = GatingNetwork(num_experts, input_dim)
@@ -72,138 +112,159 @@ class MixtureOfExperts(nn.Module):
     def forward(self, x):
         gates = self.gating_network(x)                                    # (batch, E)
         outputs = torch.stack([expert(x) for expert in self.experts], 1)  # (batch, E, out)
-        return (gates.unsqueeze(-1) * outputs).sum(dim=1)                 # (batch, out)
+        return torch.sigmoid((gates.unsqueeze(-1) * outputs).sum(dim=1))  # (batch, out)
 '''
 
-MODEL_STARTER = '''
-class Expert(nn.Module):
-    def __init__(self, input_dim, output_dim):
-        super().__init__()
-        # TODO: a single linear layer
 
-    def forward(self, x):
-        # TODO: the expert's output for x, shape (batch, output_dim)
-        raise NotImplementedError("Expert.forward")
-
-
-class GatingNetwork(nn.Module):
-    def __init__(self, num_experts, input_dim):
-        super().__init__()
-        # TODO
-
-    def forward(self, x):
-        # TODO: a probability for each expert, shape (batch, num_experts), rows sum to 1
-        raise NotImplementedError("GatingNetwork.forward")
-
-
-class MixtureOfExperts(nn.Module):
-    def __init__(self, num_experts, input_dim, output_dim):
-        super().__init__()
-        # TODO: self.experts (an nn.ModuleList of Expert) and self.gating_network
-
-    def forward(self, x):
-        # TODO: combine the experts' outputs, weighted by the gating network
-        raise NotImplementedError("MixtureOfExperts.forward")
+def _starter_class(name: str) -> str:
+    return f'''
+class {name}(nn.Module):
+    # TODO: Implement the {name} class
+    pass
 '''
+
 
 TRAIN = '''
-NUM_EXPERTS = 4
-EPOCHS = 300
-
-model = MixtureOfExperts(num_experts=NUM_EXPERTS, input_dim=2, output_dim=1)
+# Define the model, loss, and optimizer
+model = MixtureOfExperts(num_experts=2)
 criterion = nn.BCELoss()
 optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
-scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=100, gamma=0.5)
 
+# Define the learning rate scheduler
+scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=150, gamma=0.5)
+
+# Convert data and labels to float tensors
+data_tensor = data.float()
+labels_tensor = labels.view(-1, 1).float()
+
+# Training loop
+num_epochs = 500
 losses = []
-for epoch in range(EPOCHS):
-    model.train()
+for epoch in range(num_epochs):
     optimizer.zero_grad()
-    probs = model(X_train).squeeze(1)
-    loss = criterion(probs, y_train)
+    y_hat = model(data_tensor)
+    loss = criterion(y_hat, labels_tensor)
     loss.backward()
     optimizer.step()
     scheduler.step()
     losses.append(loss.item())
-    if (epoch + 1) % 50 == 0:
-        print(f"epoch {epoch + 1}: loss {loss.item():.4f}, lr {scheduler.get_last_lr()[0]:.4f}")
-
-model.eval()
-with torch.no_grad():
-    accuracy = ((model(X_test).squeeze(1) > 0.5).float() == y_test).float().mean().item()
-print(f"test accuracy: {accuracy:.3f}")
+    if (epoch + 1) % 100 == 0:
+        acc = ((y_hat > 0.5).float() == labels_tensor).float().mean().item()
+        print(f"epoch {epoch + 1}: loss {loss.item():.4f}, accuracy {acc:.4f}, lr {scheduler.get_last_lr()[0]:.4f}")
 '''
 
 TRAIN_STARTER = '''
-NUM_EXPERTS = 4
-EPOCHS = 300
+# Define the model, loss, and optimizer
+model = # TODO
+criterion = # TODO
+optimizer = # TODO
 
-model = MixtureOfExperts(num_experts=NUM_EXPERTS, input_dim=2, output_dim=1)
-criterion = nn.BCELoss()
-optimizer = None  # TODO: Adam
-scheduler = None  # TODO: a learning-rate scheduler that decays the rate
+# Define the learning rate scheduler
+scheduler = # TODO
 
-losses = []
-# TODO: the training loop; record the loss of every epoch in `losses`
+# Convert data and labels to float tensors
+data_tensor = data.float()
+labels_tensor = labels.view(-1, 1).float()
 
-model.eval()
-with torch.no_grad():
-    accuracy = ((model(X_test).squeeze(1) > 0.5).float() == y_test).float().mean().item()
-print(f"test accuracy: {accuracy:.3f}")
+# Training loop
+# TODO
 '''
 
-PLOT = '''
-fig, axes = plt.subplots(ncols=2, figsize=(11, 4.5))
-axes[0].plot(losses)
-axes[0].set_xlabel("epoch")
-axes[0].set_ylabel("BCE loss")
-
-xx, yy = torch.meshgrid(torch.linspace(-5, 5, 200), torch.linspace(-5, 5, 200), indexing="xy")
+BOUNDARIES = '''
+xx, yy = torch.meshgrid(torch.linspace(-7, 7, 200), torch.linspace(-5, 5, 200), indexing="xy")
 grid = torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
+model.eval()
 with torch.no_grad():
-    winner = model.gating_network(grid).argmax(dim=1).reshape(200, 200)
-    prob = model(grid).reshape(200, 200)
-axes[1].contourf(xx, yy, winner, alpha=0.25, levels=NUM_EXPERTS, cmap="tab10")
-axes[1].contour(xx, yy, prob, levels=[0.5], colors="k")
-axes[1].scatter(X_test[:, 0], X_test[:, 1], c=y_test, s=6, cmap="coolwarm")
-axes[1].set_title("colours: expert with the largest gate; line: decision boundary")
+    panels = [(f"expert {i + 1}", torch.sigmoid(expert(grid))) for i, expert in enumerate(model.experts)]
+    panels.append(("gate: P(expert 1)", model.gating_network(grid)[:, :1]))
+    panels.append(("final model", model(grid)))
+fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.5))
+for ax, (title, z) in zip(axes, panels):
+    z = z.reshape(200, 200)
+    ax.contourf(xx, yy, z, levels=20, cmap="coolwarm", alpha=0.4)
+    ax.contour(xx, yy, z, levels=[0.5], colors="k")
+    ax.scatter(data[:, 0], data[:, 1], c=labels, s=3, cmap="coolwarm")
+    ax.set_title(title)
 plt.show()
+'''
+
+BOUNDARIES_STARTER = '''
+# TODO: plot the decision boundaries of the two experts, the gating network and the final model
+'''
+
+BONUS = '''
+bonus_model = MixtureOfExperts(num_experts=5)
+bonus_optimizer = torch.optim.Adam(bonus_model.parameters(), lr=0.05)
+bonus_scheduler = torch.optim.lr_scheduler.StepLR(bonus_optimizer, step_size=150, gamma=0.5)
+for epoch in range(300):
+    bonus_optimizer.zero_grad()
+    bonus_loss = criterion(bonus_model(data_tensor), labels_tensor)
+    bonus_loss.backward()
+    bonus_optimizer.step()
+    bonus_scheduler.step()
+with torch.no_grad():
+    bonus_acc = ((bonus_model(data_tensor) > 0.5).float() == labels_tensor).float().mean().item()
+print(f"5 experts: accuracy {bonus_acc:.4f}")
+'''
+
+BONUS_STARTER = '''
+# TODO (bonus): more experts
 '''
 
 CELLS = [
     md("""
-        # Homework 2: mixture of experts
+        # Homework: Implement a Mixture of Experts Model
 
-        A mixture of experts combines several small models (the *experts*) with a
-        *gating network* that decides, for each input, how much each expert counts.
-        Here the experts are single linear layers and the task is to separate two
-        Gaussian blobs in the plane.
+        ## Overview
+
+        In this homework, you'll implement a Mixture of Experts (MoE) model for classifying
+        points generated from two Gaussian distributions.
     """),
-    code(SETUP),
-    code(DATA),
+    code(SETUP, PROVIDED),
+    code(DATA, PROVIDED),
     md("""
-        ## Model
-
-        Write `Expert` (one linear layer), `GatingNetwork` (one probability per expert:
-        a softmax) and `MixtureOfExperts` (the experts' outputs weighted by the gate).
-        The output is a probability of label 1, for `nn.BCELoss`.
+        Question: Plot the generated dataset. Do you think a linear model would be able to
+        separate the classes well?
     """),
-    code(MODEL, STUDENT, starter=MODEL_STARTER),
+    code(PLOT_DATA, RUN, STUDENT, starter=PLOT_DATA_STARTER),
+    md(ANSWER),
     md("""
-        ## Training
+        ## Expert Model
 
-        Train with `BCELoss`, Adam and a learning-rate scheduler that lowers the rate
-        as training goes on.
+        Let's implement the Expert model. It will be a simple neural network with one linear layer.
+    """),
+    code(EXPERT, STUDENT, starter=_starter_class("Expert")),
+    md("""
+        ## Gating Network
+
+        Now, let's implement the Gating Network. The Gating Network will output the
+        probabilities for choosing each expert.
+    """),
+    code(GATE, STUDENT, starter=_starter_class("GatingNetwork")),
+    md("""
+        ## Mixture of Experts
+
+        Finally, let's implement the Mixture of Experts model. This model will utilize the
+        Expert and Gating Network models to make a final prediction.
+    """),
+    code(MIXTURE, STUDENT, starter=_starter_class("MixtureOfExperts")),
+    md("""
+        ## Training Loop
+
+        Train with binary cross-entropy, Adam and a learning-rate scheduler that decays the rate.
     """),
     code(TRAIN, RUN, STUDENT, starter=TRAIN_STARTER),
-    code(PLOT, RUN),
     md("""
-        ## Question
+        ## Decision Boundaries
 
-        *How do the experts share the work?* The gate cuts the plane into regions and
-        each region is mostly handled by one expert. On two blobs a single linear
-        expert would do; the mixture tends to give the bulk of each blob to the expert
-        that is most confident there, and the gate's boundaries need not line up with
-        the decision boundary.
+        Finally, let's plot the decision boundaries of the two experts, the gating network
+        and the final model.
     """),
+    code(BOUNDARIES, RUN, STUDENT, starter=BOUNDARIES_STARTER),
+    md("""
+        ## Bonus (2 points)
+
+        Try more experts. How does the accuracy change?
+    """),
+    code(BONUS, RUN, STUDENT, starter=BONUS_STARTER),
 ]

@@ -76,7 +76,7 @@ def test_reference_messages_say_what_was_measured(reference_graded):
     assert "trained on 1600 batches" in g["rnn.train"].message
     assert "trained on 3000 batches" in g["rnn.vd_train"].message
     assert "budget ran out" not in g["rnn.train"].message + g["rnn.vd_train"].message + g["cnn.train"].message
-    assert "output is the gate-weighted sum of the 4 experts" == g["moe.mixture"].message
+    assert "output is the sigmoid of the gate-weighted sum of the 2 experts" == g["moe.mixture"].message
     assert "trained `model`" in g["moe.trained"].message
     assert "no loss spike over 100 checkpoints" in g["seq.no_spikes"].message
     assert "final accuracy 1.000" in g["seq.accuracy"].message

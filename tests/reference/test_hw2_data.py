@@ -12,7 +12,7 @@ def test_deterministic_and_seed_dependent():
     for make in (
         lambda s: data.echo_batches(5, 12, 3, s),
         lambda s: data.variable_delay(5, 12, 6, s),
-        lambda s: data.blobs(10, s),
+        lambda s: data.moe_points(10, s),
         lambda s: data.temporal_order(4, "EASY", s),
         lambda s: data.cnn_images(2, s, size=32),
     ):
@@ -50,15 +50,22 @@ def test_variable_delay():
         assert (t[:d] == 0).all() and np.array_equal(t[d:], s[: 20 - d])
 
 
-def test_blobs():
-    X, y = data.blobs(1000, seed=0)
-    assert X.shape == (1000, 2) and X.dtype == np.float32
-    assert y.shape == (1000,) and y.dtype == np.float32 and y.sum() == 500
-    for label, center in enumerate(data.BLOB_CENTERS):
-        assert np.allclose(X[y == label].mean(0), center, atol=0.15)
-    # a linear rule gets most points right, but the task is not trivial
-    acc = ((X.sum(1) > 0) == (y == 1)).mean()
-    assert 0.93 < acc < 1.0
+def test_moe_points_follow_the_course_generate_data():
+    X, y = data.moe_points(20000, seed=0)
+    assert X.shape == (20000, 2) and X.dtype == np.float32
+    assert y.shape == (20000,) and y.dtype == np.int64 and set(y.tolist()) == {0, 1}
+    # first half around (3, 0), second half around (-3, 0) after the shift of the second coordinate
+    assert np.allclose(X[:10000].mean(0), (3, 0), atol=0.05) and np.allclose(X[10000:].mean(0), (-3, 0), atol=0.05)
+    assert np.allclose(X.std(0)[1], 1.0, atol=0.05)
+    # label 1 outside the circle of radius sqrt(13), measured before the shift (centre (0, -2) after it)
+    assert np.array_equal(y, (np.hypot(X[:, 0], X[:, 1] + 2) > np.sqrt(13)).astype(np.int64))
+    assert 0.53 < y.mean() < 0.57  # the handout's label-1 fraction, about 0.55
+    # a straight line gets about two thirds right (the notebook's first question)
+    best = max(((np.sign(a) * X[:, 0] > 0) == y).mean() for a in (-1, 1))
+    assert best < 0.75
+    assert data.moe_points(7, seed=1)[0].shape == (7, 2)  # odd sizes: the second half has one more
+    with pytest.raises(ValueError):
+        data.moe_points(-1, seed=0)
 
 
 def test_cnn_images():

