@@ -6,6 +6,19 @@ safety net, after `budget_seconds`; so a student's loop of any shape (one pass, 
 epochs, globals such as BATCH_SIZE) is bounded without being killed. Then the child runs
 the model on hidden *inputs*; the labels never leave the grader, which computes the
 metric and scales the points between two thresholds.
+
+Points are for *learning* (registry keys, each optional):
+
+* ``before: {max: 0.2, restore: true}``: the model as the student's code builds it is
+  scored first; above ``max`` it knew the answer before training (a hand-written
+  solution), so 0. With ``restore``, the trained model is scored again with its initial
+  weights put back: a model whose score survives that did not learn it in its weights.
+* ``must_draw_batches: true``: the training code must draw the grader's batches.
+* ``params_must_change: true``: training must change the model's parameters.
+
+``evaluate.alternatives`` lists calling conventions to try in order (e.g. one-hot input,
+integer indices, ``test_run`` on strings with ``per_item: true``); the first that runs on
+the fresh model is the student's, and each may name its own ``metric``.
 """
 
 from __future__ import annotations
@@ -16,7 +29,9 @@ import numpy as np
 
 from .base import Measure, PROBLEM, Context, Reply, Request, Verdict, allowed_keys, check_ref, plain, resolve, rng_for
 
-KEYS = ("model", "train", "driver", "data", "loader", "evaluate", "metric", "thresholds", "seed")
+KEYS = ("model", "train", "driver", "data", "loader", "evaluate", "metric", "thresholds", "seed", "before",
+        "must_draw_batches", "params_must_change")
+EVAL_KEYS = ("inputs", "method", "per_item", "batch", "metric", "output_index")
 
 
 class TrainKind:
@@ -40,6 +55,27 @@ class TrainKind:
             check_ref(block, "generator", sub)
             problems += [(f"{key}.{k}", t, f) for k, t, f in sub]
         check_ref(params, "metric", problems)
+        alternatives = (params.get("evaluate") or {}).get("alternatives") if isinstance(params.get("evaluate"), Mapping) \
+            else None
+        if alternatives is not None:
+            if not isinstance(alternatives, (list, tuple)) or not alternatives \
+                    or not all(isinstance(a, Mapping) for a in alternatives):
+                problems.append(("evaluate.alternatives", "expected a list of ways to run the model",
+                                 "e.g. `[{inputs: [onehot]}, {inputs: [seq]}]`"))
+            else:
+                for i, alt in enumerate(alternatives):
+                    sub = []
+                    allowed_keys(alt, EVAL_KEYS, sub)
+                    check_ref(alt, "metric", sub, required=False)
+                    problems += [(f"evaluate.alternatives[{i}].{k}", t, f) for k, t, f in sub]
+        before = params.get("before")
+        if before is not None and (not isinstance(before, Mapping) or not isinstance(before.get("max"), (int, float))
+                                   or isinstance(before.get("max"), bool) or set(before) - {"max", "restore"}):
+            problems.append(("before", "expected `{max: NUMBER, restore: true|false}`",
+                             "e.g. `before: {max: 0.6}`: the untrained model must score at most 0.6"))
+        for key in ("must_draw_batches", "params_must_change"):
+            if key in params and not isinstance(params[key], bool):
+                problems.append((key, "expected true or false", f"`{key}: true`"))
         th = params.get("thresholds")
         if not isinstance(th, Mapping) or not {"zero", "full"} <= set(th):
             problems.append(("thresholds", "need `zero` and `full`", "e.g. `thresholds: {zero: 0.5, full: 0.99}`"))
@@ -56,17 +92,35 @@ class TrainKind:
         rng = rng_for(ctx, f"{check.id}:{which}", public=ctx.public_only)
         return dict(resolve(block["generator"])(rng, **plain(block.get("args", {}))))
 
+    def _specs(self, check: Any) -> list[dict[str, Any]]:
+        """The ways to run the model on hidden inputs, in order (one unless `alternatives`)."""
+        evaluate = plain(check.params["evaluate"])
+        base = {k: evaluate[k] for k in EVAL_KEYS if k in evaluate}
+        return [{**base, **alt} for alt in evaluate.get("alternatives") or [{}]]
+
     def requests(self, check: Any, ctx: Context) -> dict[str, Request]:
         p = check.params
         train_data = self._data(check, ctx, "data")
-        evaluate = p["evaluate"]
         eval_data = self._data(check, ctx, "evaluate")
-        inputs = list(evaluate.get("inputs") or [next(iter(eval_data))])
         from ..sandbox.wire import tensor
+
+        def wire(name: str, per_item: bool) -> Any:
+            value = eval_data[name]
+            if per_item:  # plain values, one per call (strings, ints)
+                return value.tolist() if isinstance(value, np.ndarray) else list(value)
+            return tensor(value)
+
+        specs = []
+        for spec in self._specs(check):
+            per_item = bool(spec.get("per_item", False))
+            specs.append({"method": spec.get("method", "forward"), "per_item": per_item,
+                          "inputs": [wire(n, per_item) for n in spec.get("inputs") or [next(iter(eval_data))]],
+                          "batch_size": int(spec.get("batch", 256)), "output_index": spec.get("output_index")})
 
         loader = plain(p.get("loader") or {})
         model = plain(p["model"])
         fields = list(loader.get("fields", list(train_data)))
+        before = p.get("before")
         args: dict[str, Any] = {
             "class": model["class"],
             "args": list(model.get("args", [])),
@@ -77,9 +131,9 @@ class TrainKind:
                      "batch_format": loader.get("batch_format", "list"),
                      "max_batches": int(loader.get("max_batches", 200))},
             "budget_seconds": float(loader.get("budget_seconds", 60)),
-            "eval": {"method": evaluate.get("method", "forward"),
-                     "inputs": [tensor(eval_data[name]) for name in inputs],
-                     "batch_size": int(evaluate.get("batch", 256))},
+            "eval": specs[0] if len(specs) == 1 else {"alternatives": specs},
+            "before": before is not None,
+            "restore": bool(before is not None and before.get("restore", False)),
         }
         if "driver" in p:
             args["driver"] = plain(p["driver"])
@@ -89,19 +143,27 @@ class TrainKind:
                                   "args": train.get("args", ["$model", "$loader"]), "kwargs": train.get("kwargs", {})}
         return {"train": Request("train", args, timeout=check.timeout)}
 
+    def _score(self, check: Any, spec: Mapping[str, Any], outputs: Any, eval_data: Mapping[str, Any]) -> float:
+        return float(resolve(spec.get("metric") or check.params["metric"])(outputs, eval_data))
+
     def judge(self, check: Any, replies: Mapping[str, Reply], ctx: Context) -> Verdict:
         reply = replies.get("train")
         if reply is None or not reply.ok:
             return Verdict(0.0, f"training or evaluation failed: {reply.error if reply else 'not run'}", "error")
         facts = reply.value if isinstance(reply.value, Mapping) else {}
-        outputs = facts.get("outputs")
         eval_data = self._data(check, ctx, "evaluate")
+        specs = self._specs(check)
+        choice = facts.get("eval_choice") or 0
+        if not isinstance(choice, int) or not 0 <= choice < len(specs):
+            return Verdict(0.0, f"the sandbox reported an unknown way of running the model ({choice!r})", "error")
+        spec = specs[choice]
         try:
-            score = float(resolve(check.params["metric"])(outputs, eval_data))
+            score = self._score(check, spec, facts.get("outputs"), eval_data)
         except (ValueError, TypeError, IndexError, KeyError) as exc:
             return Verdict(0.0, f"the model's outputs could not be scored: {exc}")
         th = check.params["thresholds"]
         zero, full = float(th["zero"]), float(th["full"])
+        measure = Measure(score, (zero, full), name="metric on hidden data")
         fraction = (score - zero) / (full - zero)
         fraction = 0.0 if not np.isfinite(fraction) else min(1.0, max(0.0, fraction))
         # No seconds in the message: the same submission must give the same bytes every run.
@@ -112,5 +174,49 @@ class TrainKind:
             trained += f"; training raised {err.get('type')}: {str(err.get('message', ''))[:200]}"
         if facts.get("budget_exhausted"):
             trained += " (the time budget ran out first)"
-        return Verdict(fraction, f"score {score:.3f} on hidden data (full marks at {full:g}, none at {zero:g}){trained}",
-                       measure=Measure(score, (zero, full), name="metric on hidden data"))
+        how = f" (run as {_describe(spec)})" if len(specs) > 1 else ""
+        not_learned, first = self._not_learned(check, spec, facts, eval_data)
+        if not_learned:
+            return Verdict(0.0, f"the model did not learn: {not_learned}; score {score:.3f} after training{how}{trained}",
+                           measure=measure)
+        before = f", {first:.3f} before training" if first is not None else ""
+        return Verdict(fraction, f"score {score:.3f} on hidden data (full marks at {full:g}, none at {zero:g}){before}"
+                                 f"{how}{trained}", measure=measure)
+
+    def _not_learned(self, check: Any, spec: Mapping[str, Any], facts: Mapping[str, Any],
+                     eval_data: Mapping[str, Any]) -> tuple[str, float | None]:
+        """(why the score is not the student's model learning, or "", the score before training)."""
+        p = check.params
+        before = p.get("before")
+        first, scored = None, ""
+        if before is not None:
+            limit = float(before["max"])
+            try:
+                first = self._score(check, spec, facts.get("outputs_before"), eval_data)
+            except (ValueError, TypeError, IndexError, KeyError) as exc:
+                return f"its outputs before training could not be scored ({exc})", None
+            scored = f"it scored {first:.3f} before training"
+            if not first <= limit:
+                return (f"{scored} (an untrained model scores at most {limit:g}: the answer was there before "
+                        "any training)"), first
+        if p.get("must_draw_batches") and not facts.get("batches_drawn"):
+            return "training drew none of the grader's batches" + (f" ({scored})" if scored else ""), first
+        if p.get("params_must_change"):
+            change = facts.get("params_change")
+            if isinstance(change, (int, float)) and not isinstance(change, bool) and change == 0:
+                return "training left every parameter unchanged" + (f" ({scored})" if scored else ""), first
+        if before is not None and before.get("restore") and "outputs_restored" in facts:
+            try:
+                again = self._score(check, spec, facts.get("outputs_restored"), eval_data)
+            except (ValueError, TypeError, IndexError, KeyError):
+                again = None
+            if again is not None and not again <= float(before["max"]):
+                return (f"{scored}, but {again:.3f} after training with its initial weights put back: what it "
+                        "knows is not in its trained weights"), first
+        return "", first
+
+
+def _describe(spec: Mapping[str, Any]) -> str:
+    method = spec.get("method", "forward")
+    names = ", ".join(str(n) for n in spec.get("inputs") or [])
+    return f"{method}({names})" + (" per item" if spec.get("per_item") else "")

@@ -16,7 +16,13 @@ args::
      "use_returned_model": true,      # a returned nn.Module replaces the model
      "eval": {"method": "forward",
               "inputs": [wire.tensor(X_hidden), wire.tensor(D_hidden)],
-              "batch_size": 256, "output_index": null}}
+              "batch_size": 256, "output_index": null,
+              "per_item": false},        # true: fn(inputs[0][i], inputs[1][i]) per item
+                                         # (e.g. test_run on plain strings), a list back
+     # or "eval": {"alternatives": [spec, spec, ...]}: the student's calling convention is
+     # the first spec that runs on the fresh model (one-hot, then indices, then test_run)
+     "before": true,                  # evaluate the freshly built model before training
+     "restore": true}                 # and the trained model with its initial weights restored
 
 The loader (:class:`BudgetLoader`) is what bounds a student's own epoch loop without
 killing it: ``len()`` works, it can be iterated again and again, and once the budget is
@@ -37,6 +43,16 @@ returns::
     train_error      {"type", "message", "traceback"} when training raised (the model
                      is still evaluated)
     driver           what the driver reported (driver mode)
+    eval_choice      index of the eval alternative used (0 for a single spec)
+    eval_errors      why the alternatives before it did not run ("Type: message")
+    outputs_before   the fresh model's outputs (with "before")
+    outputs_restored the trained model's outputs with its initial weights put back ("restore")
+    params_change    largest absolute change of any parameter in training (None when the
+                     trained model's parameters cannot be compared with the initial ones)
+
+"Before", "restore" and "params_change" let the grader tell learning from a hand-written
+answer: a model that scores before training, or keeps its score without its trained
+weights, did not learn.
 """
 
 from __future__ import annotations
@@ -55,6 +71,7 @@ from .drivers import DRIVERS
 _randperm = torch.randperm
 _Generator = torch.Generator
 _monotonic = time.monotonic
+_load_state_dict = torch.nn.Module.load_state_dict
 
 
 EMPTY_EPOCHS_BEFORE_STOP = 100
@@ -173,13 +190,15 @@ def evaluate(model: Any, spec: dict, ctx: ProbeContext) -> Any:
     kwargs = ctx.resolve(dict(spec.get("kwargs", {})))
     bs = max(1, int(spec.get("batch_size", 256)))
     index = spec.get("output_index")
-    fn = model if method == "forward" else getattr(model, method)
+    fn = model if method == "forward" else R.getattr_(model, method)
     if not inputs:
         raise ProbeError("eval needs inputs")
-    n = int(inputs[0].shape[0])
+    n = len(inputs[0]) if spec.get("per_item") else int(inputs[0].shape[0])
     outs = []
     R.module_eval(model)
     with R.no_grad():
+        if spec.get("per_item"):  # one call per item, e.g. test_run(s) or test_run(s, delay)
+            return [fn(*[x[i] for x in inputs], **kwargs) for i in range(n)]
         for lo in range(0, n, bs):
             chunk = [x[lo:lo + bs] if R.is_tensor(x) else x for x in inputs]
             out = fn(*chunk, **kwargs)
@@ -194,6 +213,45 @@ def evaluate(model: Any, spec: dict, ctx: ProbeContext) -> Any:
     return outs
 
 
+def _specs(spec: Any) -> list[dict]:
+    if not isinstance(spec, dict):
+        return []
+    alternatives = spec.get("alternatives")
+    return [a for a in alternatives if isinstance(a, dict)] if isinstance(alternatives, list) else [spec]
+
+
+def evaluate_first(model: Any, specs: list[dict], ctx: ProbeContext, first: int = 0) -> tuple[int, Any, list[str]]:
+    """Outputs of the first spec (from `first` on, then the others in order) that runs:
+    the student's own calling convention. Returns (index, outputs, errors of those that failed)."""
+    errors: list[str] = []
+    order = [first] + [i for i in range(len(specs)) if i != first]
+    for i in order:
+        try:
+            return i, evaluate(model, specs[i], ctx), errors
+        except (Timeout, CpuLimit, ProbeError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - not this convention: try the next
+            errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+    raise ProbeError("the model ran in none of the ways tried: " + "; ".join(errors))
+
+
+def _params(model: Any) -> dict[str, Any]:
+    return {k: R.tensor_clone(R.tensor_detach(v)) for k, v in R.module_named_parameters(model)}
+
+
+def params_change(before: dict[str, Any], model: Any) -> float | None:
+    """Largest absolute change of a parameter; None when the sets of parameters differ."""
+    after = dict(R.module_named_parameters(model))
+    if set(after) != set(before) or any(tuple(after[k].shape) != tuple(before[k].shape) for k in before):
+        return None
+    change = 0.0
+    with R.no_grad():
+        for k, v in before.items():
+            if R.numel(v):
+                change = max(change, float((R.tensor_detach(after[k]).float() - v.float()).abs().max()))
+    return change if math.isfinite(change) else float("inf")
+
+
 @probe("train")
 def train(ctx: ProbeContext, args: dict) -> Any:
     if not isinstance(args.get("class"), str):
@@ -203,6 +261,18 @@ def train(ctx: ProbeContext, args: dict) -> Any:
                            "seed": seed})
     if not R.isinstance_(model, R.Module):
         raise ProbeError(f"{args['class']}(...) is not a torch.nn.Module")
+    specs = _specs(args.get("eval"))
+    facts: dict[str, Any] = {"train_error": None, "driver": None, "stopped": None, "eval_choice": None,
+                             "eval_errors": [], "params_change": None}
+    choice = 0
+    initial_state = None
+    if args.get("before") and specs:
+        # the model as the student's code builds it, before any training: near chance
+        choice, facts["outputs_before"], facts["eval_errors"] = evaluate_first(model, specs, ctx)
+        if args.get("restore"):
+            initial_state = {k: R.tensor_clone(R.tensor_detach(v)) if R.is_tensor(v) else v
+                             for k, v in R.module_state_dict(model).items()}
+    initial_params = _params(model)
     data = args.get("data") or {}
     budget = float(args.get("budget_seconds", 10.0))
     t0 = _monotonic()
@@ -210,7 +280,6 @@ def train(ctx: ProbeContext, args: dict) -> Any:
                           data.get("shuffle", True), seed, t0 + budget, data.get("batch_format", "list"),
                           data.get("drop_last", False), data.get("max_batches"))
     ctx.vars.update(model=model, loader=loader, dataset=loader.dataset, budget=budget)
-    facts: dict[str, Any] = {"train_error": None, "driver": None, "stopped": None}
     seed_all(seed)
     R.module_train(model)
     try:
@@ -239,7 +308,16 @@ def train(ctx: ProbeContext, args: dict) -> Any:
     facts["epochs_started"] = loader.epochs
     facts["budget_exhausted"] = loader.out_of_time
     facts["max_batches_reached"] = loader.out_of_batches
-    spec = args.get("eval")
-    if spec:
-        facts["outputs"] = evaluate(model, spec, ctx)
+    facts["params_change"] = params_change(initial_params, model)
+    if specs:
+        choice, facts["outputs"], errors = evaluate_first(model, specs, ctx, choice)
+        facts["eval_choice"] = choice
+        facts["eval_errors"] = facts["eval_errors"] or errors
+        if initial_state is not None:
+            try:
+                _load_state_dict(model, initial_state)
+            except Exception as exc:  # noqa: BLE001 - e.g. a different model came back from training
+                facts["restore_error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+            else:
+                facts["outputs_restored"] = evaluate(model, specs[choice], ctx)
     return facts
