@@ -153,14 +153,20 @@ class TrainKind:
         facts = reply.value if isinstance(reply.value, Mapping) else {}
         eval_data = self._data(check, ctx, "evaluate")
         specs = self._specs(check)
-        choice = facts.get("eval_choice") or 0
-        if not isinstance(choice, int) or not 0 <= choice < len(specs):
-            return Verdict(0.0, f"the sandbox reported an unknown way of running the model ({choice!r})", "error")
+        before = check.params.get("before")
+        # the student's convention: the first way of running the model whose outputs score
+        # (on the fresh model when it was run before training)
+        first_runs = facts.get("runs_before") if before is not None else facts.get("runs")
+        choice, problems = self._choose(check, specs, first_runs, eval_data)
+        if choice is None:
+            when = " before training" if before is not None else ""
+            return Verdict(0.0, f"the model's outputs{when} could not be scored: {'; '.join(problems)}")
         spec = specs[choice]
+        how = f" (run as {_describe(spec)})" if len(specs) > 1 else ""
         try:
-            score = self._score(check, spec, facts.get("outputs"), eval_data)
+            score = self._score(check, spec, _outputs(facts.get("runs"), choice), eval_data)
         except (ValueError, TypeError, IndexError, KeyError) as exc:
-            return Verdict(0.0, f"the model's outputs could not be scored: {exc}")
+            return Verdict(0.0, f"the model's outputs could not be scored{how}: {exc}")
         th = check.params["thresholds"]
         zero, full = float(th["zero"]), float(th["full"])
         measure = Measure(score, (zero, full), name="metric on hidden data")
@@ -174,16 +180,32 @@ class TrainKind:
             trained += f"; training raised {err.get('type')}: {str(err.get('message', ''))[:200]}"
         if facts.get("budget_exhausted"):
             trained += " (the time budget ran out first)"
-        how = f" (run as {_describe(spec)})" if len(specs) > 1 else ""
-        not_learned, first = self._not_learned(check, spec, facts, eval_data)
+        not_learned, first = self._not_learned(check, spec, choice, facts, eval_data)
         if not_learned:
             return Verdict(0.0, f"the model did not learn: {not_learned}; score {score:.3f} after training{how}{trained}",
                            measure=measure)
-        before = f", {first:.3f} before training" if first is not None else ""
-        return Verdict(fraction, f"score {score:.3f} on hidden data (full marks at {full:g}, none at {zero:g}){before}"
+        was = f", {first:.3f} before training" if first is not None else ""
+        return Verdict(fraction, f"score {score:.3f} on hidden data (full marks at {full:g}, none at {zero:g}){was}"
                                  f"{how}{trained}", measure=measure)
 
-    def _not_learned(self, check: Any, spec: Mapping[str, Any], facts: Mapping[str, Any],
+    def _choose(self, check: Any, specs: list[dict[str, Any]], runs: Any,
+                eval_data: Mapping[str, Any]) -> tuple[int | None, list[str]]:
+        problems: list[str] = []
+        for i, spec in enumerate(specs):
+            run = runs[i] if isinstance(runs, list) and i < len(runs) and isinstance(runs[i], Mapping) else {}
+            label = _describe(spec) if len(specs) > 1 else "the model"
+            if "outputs" not in run:
+                problems.append(f"{label}: {str(run.get('error', 'not run'))[:200]}")
+                continue
+            try:
+                self._score(check, spec, run["outputs"], eval_data)
+            except (ValueError, TypeError, IndexError, KeyError) as exc:
+                problems.append(f"{label}: {exc}")
+                continue
+            return i, problems
+        return None, problems
+
+    def _not_learned(self, check: Any, spec: Mapping[str, Any], choice: int, facts: Mapping[str, Any],
                      eval_data: Mapping[str, Any]) -> tuple[str, float | None]:
         """(why the score is not the student's model learning, or "", the score before training)."""
         p = check.params
@@ -191,10 +213,7 @@ class TrainKind:
         first, scored = None, ""
         if before is not None:
             limit = float(before["max"])
-            try:
-                first = self._score(check, spec, facts.get("outputs_before"), eval_data)
-            except (ValueError, TypeError, IndexError, KeyError) as exc:
-                return f"its outputs before training could not be scored ({exc})", None
+            first = self._score(check, spec, _outputs(facts.get("runs_before"), choice), eval_data)  # scored in _choose
             scored = f"it scored {first:.3f} before training"
             if not first <= limit:
                 return (f"{scored} (an untrained model scores at most {limit:g}: the answer was there before "
@@ -205,15 +224,25 @@ class TrainKind:
             change = facts.get("params_change")
             if isinstance(change, (int, float)) and not isinstance(change, bool) and change == 0:
                 return "training left every parameter unchanged" + (f" ({scored})" if scored else ""), first
-        if before is not None and before.get("restore") and "outputs_restored" in facts:
+        if before is not None and before.get("restore") and "runs_restored" in facts:
             try:
-                again = self._score(check, spec, facts.get("outputs_restored"), eval_data)
+                again = self._score(check, spec, _outputs(facts.get("runs_restored"), choice), eval_data)
             except (ValueError, TypeError, IndexError, KeyError):
                 again = None
             if again is not None and not again <= float(before["max"]):
                 return (f"{scored}, but {again:.3f} after training with its initial weights put back: what it "
                         "knows is not in its trained weights"), first
         return "", first
+
+
+def _outputs(runs: Any, choice: int) -> Any:
+    """The outputs of run `choice`; KeyError when that way of running the model failed."""
+    if not isinstance(runs, list) or choice >= len(runs) or not isinstance(runs[choice], Mapping):
+        raise KeyError("no outputs")
+    run = runs[choice]
+    if "outputs" not in run:
+        raise ValueError(f"it failed: {str(run.get('error', ''))[:200]}")
+    return run["outputs"]
 
 
 def _describe(spec: Mapping[str, Any]) -> str:

@@ -92,6 +92,9 @@ def echo_accuracy(outputs: Any, d: Mapping[str, np.ndarray]) -> float:
     """Fraction of echoed letters right, at positions >= the row's delay (a delay of 0 scores all)."""
     logits = np.asarray(outputs)
     target, delays = d["target"], d["delays"]
+    k = data.N_LETTERS + 1
+    if logits.ndim == 2 and logits.shape == (target.size, k):  # flattened for CrossEntropyLoss in forward
+        logits = logits.reshape(target.shape + (k,))
     if logits.ndim != 3 or logits.shape[:2] != target.shape:
         raise ValueError(f"expected logits of shape {target.shape + (data.N_LETTERS + 1,)}, got {logits.shape}")
     pred = logits.argmax(axis=-1)

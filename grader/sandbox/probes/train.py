@@ -19,8 +19,8 @@ args::
               "batch_size": 256, "output_index": null,
               "per_item": false},        # true: fn(inputs[0][i], inputs[1][i]) per item
                                          # (e.g. test_run on plain strings), a list back
-     # or "eval": {"alternatives": [spec, spec, ...]}: the student's calling convention is
-     # the first spec that runs on the fresh model (one-hot, then indices, then test_run)
+     # or "eval": {"alternatives": [spec, spec, ...]}: every spec is run (one-hot, indices,
+     # test_run...); the grader keeps the first that gives scorable outputs
      "before": true,                  # evaluate the freshly built model before training
      "restore": true}                 # and the trained model with its initial weights restored
 
@@ -32,8 +32,6 @@ budget) is the hard limit.
 
 returns::
 
-    outputs          the eval outputs, concatenated along dim 0 (tensors -> arrays), or a
-                     list per batch when they cannot be concatenated
     train_seconds    wall time spent in the training call
     batches_drawn    batches the loader yielded;  epochs_started: iterations begun
     budget_exhausted whether the loader ran out of time (budget_seconds)
@@ -43,10 +41,11 @@ returns::
     train_error      {"type", "message", "traceback"} when training raised (the model
                      is still evaluated)
     driver           what the driver reported (driver mode)
-    eval_choice      index of the eval alternative used (0 for a single spec)
-    eval_errors      why the alternatives before it did not run ("Type: message")
-    outputs_before   the fresh model's outputs (with "before")
-    outputs_restored the trained model's outputs with its initial weights put back ("restore")
+    runs             one entry per eval spec (alternative): {"outputs": ...} (concatenated
+                     along dim 0, tensors -> arrays; a list per batch when they cannot be
+                     concatenated; a list of answers with "per_item") or {"error": ...}
+    runs_before      the same for the fresh model (with "before")
+    runs_restored    the same for the trained model with its initial weights put back ("restore")
     params_change    largest absolute change of any parameter in training (None when the
                      trained model's parameters cannot be compared with the initial ones)
 
@@ -220,19 +219,22 @@ def _specs(spec: Any) -> list[dict]:
     return [a for a in alternatives if isinstance(a, dict)] if isinstance(alternatives, list) else [spec]
 
 
-def evaluate_first(model: Any, specs: list[dict], ctx: ProbeContext, first: int = 0) -> tuple[int, Any, list[str]]:
-    """Outputs of the first spec (from `first` on, then the others in order) that runs:
-    the student's own calling convention. Returns (index, outputs, errors of those that failed)."""
-    errors: list[str] = []
-    order = [first] + [i for i in range(len(specs)) if i != first]
-    for i in order:
+def evaluate_all(model: Any, specs: list[dict], ctx: ProbeContext) -> list[dict[str, Any]]:
+    """The ways of running the model, in order, up to the first that gives one tensor:
+    ``{"outputs": ...}`` or ``{"error": "Type: message"}`` each. The grader scores them and
+    keeps the first that gives scorable outputs (the student's own calling convention);
+    stopping at a tensor spares the per-item ``test_run`` calls for most models."""
+    runs: list[dict[str, Any]] = []
+    for spec in specs:
+        if runs and R.is_tensor(runs[-1].get("outputs")):
+            break
         try:
-            return i, evaluate(model, specs[i], ctx), errors
+            runs.append({"outputs": evaluate(model, spec, ctx)})
         except (Timeout, CpuLimit, ProbeError):
             raise
-        except Exception as exc:  # noqa: BLE001 - not this convention: try the next
-            errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
-    raise ProbeError("the model ran in none of the ways tried: " + "; ".join(errors))
+        except Exception as exc:  # noqa: BLE001 - not this convention
+            runs.append({"error": f"{type(exc).__name__}: {str(exc)[:200]}"})
+    return runs
 
 
 def _params(model: Any) -> dict[str, Any]:
@@ -262,13 +264,11 @@ def train(ctx: ProbeContext, args: dict) -> Any:
     if not R.isinstance_(model, R.Module):
         raise ProbeError(f"{args['class']}(...) is not a torch.nn.Module")
     specs = _specs(args.get("eval"))
-    facts: dict[str, Any] = {"train_error": None, "driver": None, "stopped": None, "eval_choice": None,
-                             "eval_errors": [], "params_change": None}
-    choice = 0
+    facts: dict[str, Any] = {"train_error": None, "driver": None, "stopped": None, "params_change": None}
     initial_state = None
     if args.get("before") and specs:
         # the model as the student's code builds it, before any training: near chance
-        choice, facts["outputs_before"], facts["eval_errors"] = evaluate_first(model, specs, ctx)
+        facts["runs_before"] = evaluate_all(model, specs, ctx)
         if args.get("restore"):
             initial_state = {k: R.tensor_clone(R.tensor_detach(v)) if R.is_tensor(v) else v
                              for k, v in R.module_state_dict(model).items()}
@@ -310,14 +310,12 @@ def train(ctx: ProbeContext, args: dict) -> Any:
     facts["max_batches_reached"] = loader.out_of_batches
     facts["params_change"] = params_change(initial_params, model)
     if specs:
-        choice, facts["outputs"], errors = evaluate_first(model, specs, ctx, choice)
-        facts["eval_choice"] = choice
-        facts["eval_errors"] = facts["eval_errors"] or errors
+        facts["runs"] = evaluate_all(model, specs, ctx)
         if initial_state is not None:
             try:
                 _load_state_dict(model, initial_state)
             except Exception as exc:  # noqa: BLE001 - e.g. a different model came back from training
                 facts["restore_error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
             else:
-                facts["outputs_restored"] = evaluate(model, specs[choice], ctx)
+                facts["runs_restored"] = evaluate_all(model, specs, ctx)
     return facts
