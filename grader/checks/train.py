@@ -9,9 +9,9 @@ metric and scales the points between two thresholds.
 
 Points are for *learning* (registry keys, each optional):
 
-* ``before: {max: 0.2, restore: true}``: the model as the student's code builds it is
-  scored first; above ``max`` it knew the answer before training (a hand-written
-  solution), so 0. With ``restore``, the trained model is scored again with its initial
+* ``before: {max: 0.2, min: 0.0, restore: true}``: the model as the student's code
+  builds it is scored first; above ``max`` (or below ``min``: a two-class answer with the
+  classes swapped) it knew the answer before training (a hand-written solution), so 0. With ``restore``, the trained model is scored again with its initial
   weights put back: a model whose score survives that did not learn it in its weights.
 * ``must_draw_batches: true``: the training code must draw the grader's batches.
 * ``params_must_change: true``: training must change the model's parameters.
@@ -69,9 +69,10 @@ class TrainKind:
                     check_ref(alt, "metric", sub, required=False)
                     problems += [(f"evaluate.alternatives[{i}].{k}", t, f) for k, t, f in sub]
         before = params.get("before")
-        if before is not None and (not isinstance(before, Mapping) or not isinstance(before.get("max"), (int, float))
-                                   or isinstance(before.get("max"), bool) or set(before) - {"max", "restore"}):
-            problems.append(("before", "expected `{max: NUMBER, restore: true|false}`",
+        if before is not None and (not isinstance(before, Mapping) or set(before) - {"min", "max", "restore"}
+                                   or not _number(before.get("max")) or not _number(before.get("min", 0))
+                                   or not isinstance(before.get("restore", False), bool)):
+            problems.append(("before", "expected `{max: NUMBER, min: NUMBER, restore: true|false}`",
                              "e.g. `before: {max: 0.6}`: the untrained model must score at most 0.6"))
         for key in ("must_draw_batches", "params_must_change"):
             if key in params and not isinstance(params[key], bool):
@@ -195,7 +196,7 @@ class TrainKind:
             run = runs[i] if isinstance(runs, list) and i < len(runs) and isinstance(runs[i], Mapping) else {}
             label = _describe(spec) if len(specs) > 1 else "the model"
             if "outputs" not in run:
-                problems.append(f"{label}: {str(run.get('error', 'not run'))[:200]}")
+                problems.append(f"{label}: {str(run.get('error', 'not tried'))[:200]}")
                 continue
             try:
                 self._score(check, spec, run["outputs"], eval_data)
@@ -212,12 +213,12 @@ class TrainKind:
         before = p.get("before")
         first, scored = None, ""
         if before is not None:
-            limit = float(before["max"])
+            low, high = _band(before)
             first = self._score(check, spec, _outputs(facts.get("runs_before"), choice), eval_data)  # scored in _choose
             scored = f"it scored {first:.3f} before training"
-            if not first <= limit:
-                return (f"{scored} (an untrained model scores at most {limit:g}: the answer was there before "
-                        "any training)"), first
+            if not low <= first <= high:
+                return (f"{scored} (an untrained model scores {_band_text(low, high)}: the answer was there "
+                        "before any training)"), first
         if p.get("must_draw_batches") and not facts.get("batches_drawn"):
             return "training drew none of the grader's batches" + (f" ({scored})" if scored else ""), first
         if p.get("params_must_change"):
@@ -229,10 +230,24 @@ class TrainKind:
                 again = self._score(check, spec, _outputs(facts.get("runs_restored"), choice), eval_data)
             except (ValueError, TypeError, IndexError, KeyError):
                 again = None
-            if again is not None and not again <= float(before["max"]):
+            if again is not None and not _band(before)[0] <= again <= _band(before)[1]:
                 return (f"{scored}, but {again:.3f} after training with its initial weights put back: what it "
                         "knows is not in its trained weights"), first
         return "", first
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _band(before: Mapping[str, Any]) -> tuple[float, float]:
+    """The scores an untrained model may have: near chance (e.g. 0.25..0.75 for two classes;
+    far below chance on a two-class task is a hand-set answer with the classes swapped)."""
+    return float(before.get("min", float("-inf"))), float(before["max"])
+
+
+def _band_text(low: float, high: float) -> str:
+    return f"at most {high:g}" if low == float("-inf") else f"between {low:g} and {high:g}"
 
 
 def _outputs(runs: Any, choice: int) -> Any:

@@ -158,7 +158,7 @@ HOSTILE = [
     ("echo-switched-on-by-training", RNN, SWITCHED_ON,
      {"rnn.train": "after training with its initial weights put back",
       "rnn.vd_train": "after training with its initial weights put back"}),
-    ("variance-cnn", CNN, VARIANCE_CNN, {"cnn.train": "before training (an untrained model scores at most"}),
+    ("variance-cnn", CNN, VARIANCE_CNN, {"cnn.train": "before training (an untrained model scores between 0.25 and 0.75"}),
 ]
 
 
