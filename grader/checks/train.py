@@ -11,23 +11,27 @@ Points are for *learning* (registry keys, each optional):
 
 * ``before: {max: 0.2, min: 0.0, restore: true}``: the model as the student's code
   builds it is scored first; above ``max`` (or below ``min``: a two-class answer with the
-  classes swapped) it knew the answer before training (a hand-written solution), so 0. With ``restore``, the trained model is scored again with its initial
-  weights put back: a model whose score survives that did not learn it in its weights.
+  classes swapped) it knew the answer before training (a hand-written solution), so 0.
+  With ``restore``, the trained model is scored again with its initial weights put back:
+  a model whose score survives that did not learn it in its weights.
 * ``must_draw_batches: true``: the training code must draw the grader's batches.
 * ``params_must_change: true``: training must change the model's parameters.
 
 ``evaluate.alternatives`` lists calling conventions to try in order (e.g. one-hot input,
-integer indices, ``test_run`` on strings with ``per_item: true``); the first that runs on
-the fresh model is the student's, and each may name its own ``metric``.
+integer indices, ``test_run`` on strings with ``per_item: true``); the first whose outputs
+score on the fresh model is the student's, and each may name its own ``metric``. Why the
+others failed is said by exception type only: the inputs are hidden, and a student's
+message could echo them.
 """
 
 from __future__ import annotations
 
+import builtins
 from typing import Any, Mapping
 
 import numpy as np
 
-from .base import Measure, PROBLEM, Context, Reply, Request, Verdict, allowed_keys, check_ref, plain, resolve, rng_for
+from .base import SAFE_ERROR_TYPES, Measure, PROBLEM, Context, Reply, Request, Verdict, allowed_keys, check_ref, plain, resolve, rng_for
 
 KEYS = ("model", "train", "driver", "data", "loader", "evaluate", "metric", "thresholds", "seed", "before",
         "must_draw_batches", "params_must_change")
@@ -196,12 +200,12 @@ class TrainKind:
             run = runs[i] if isinstance(runs, list) and i < len(runs) and isinstance(runs[i], Mapping) else {}
             label = _describe(spec) if len(specs) > 1 else "the model"
             if "outputs" not in run:
-                problems.append(f"{label}: {str(run.get('error', 'not tried'))[:200]}")
+                problems.append(f"{label}: {_error_type(run.get('error'))}")
                 continue
             try:
                 self._score(check, spec, run["outputs"], eval_data)
             except (ValueError, TypeError, IndexError, KeyError) as exc:
-                problems.append(f"{label}: {exc}")
+                problems.append(f"{label}: {str(exc)[:200]}")  # the grader's metric's words
                 continue
             return i, problems
         return None, problems
@@ -236,6 +240,16 @@ class TrainKind:
         return "", first
 
 
+def _error_type(error: Any) -> str:
+    """"raised NAME" for a builtin or grader exception type, without the student's message."""
+    if not isinstance(error, str):
+        return "not tried"
+    name = error.split(":", 1)[0].strip()
+    if isinstance(getattr(builtins, name, None), type) or name in SAFE_ERROR_TYPES:
+        return f"raised {name}"
+    return "raised an exception"
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -256,7 +270,7 @@ def _outputs(runs: Any, choice: int) -> Any:
         raise KeyError("no outputs")
     run = runs[choice]
     if "outputs" not in run:
-        raise ValueError(f"it failed: {str(run.get('error', ''))[:200]}")
+        raise ValueError(f"it {_error_type(run.get('error'))}")
     return run["outputs"]
 
 

@@ -133,7 +133,7 @@ def test_the_students_convention_is_the_first_that_scores():
     nothing = judge(check, runs_before=[{"error": "NotImplementedError: forward"}] * 3,
                     runs=[{"error": "NotImplementedError: forward"}] * 3)
     assert nothing[0] == 0.0 and nothing[1].startswith("the model's outputs before training could not be scored")
-    assert "test_run(strings) per item: NotImplementedError: forward" in nothing[1]
+    assert "test_run(strings) per item: raised NotImplementedError" in nothing[1]
 
 
 def test_answers_in_upper_case_still_count_for_learning():
