@@ -19,8 +19,8 @@ args::
               "batch_size": 256, "output_index": null,
               "per_item": false},        # true: fn(inputs[0][i], inputs[1][i]) per item
                                          # (e.g. test_run on plain strings), a list back
-     # or "eval": {"alternatives": [spec, spec, ...]}: every spec is run (one-hot, indices,
-     # test_run...); the grader keeps the first that gives scorable outputs
+     # or "eval": {"alternatives": [spec, spec, ...]}: specs run in order (one-hot, indices,
+     # test_run...) up to the first that gives a tensor; the grader keeps the first that scores
      "before": true,                  # evaluate the freshly built model before training
      "restore": true}                 # and the trained model with its initial weights restored
 
