@@ -147,7 +147,7 @@ class VariableDelayGRUMemory(nn.Module):
 
 
 def train_variable_delay_model(model, dataloader):
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     for seq, delays, target in dataloader:
         logits = model(idx_to_onehot(seq), delays)
         loss = nn.CrossEntropyLoss()(logits.reshape(-1, N + 1), target.reshape(-1))
