@@ -59,8 +59,8 @@ class TrainKind:
             check_ref(block, "generator", sub)
             problems += [(f"{key}.{k}", t, f) for k, t, f in sub]
         check_ref(params, "metric", problems)
-        alternatives = (params.get("evaluate") or {}).get("alternatives") if isinstance(params.get("evaluate"), Mapping) \
-            else None
+        evaluate = params.get("evaluate")
+        alternatives = evaluate.get("alternatives") if isinstance(evaluate, Mapping) else None
         if alternatives is not None:
             if not isinstance(alternatives, (list, tuple)) or not alternatives \
                     or not all(isinstance(a, Mapping) for a in alternatives):
