@@ -223,7 +223,7 @@ class TrainKind:
             if not low <= first <= high:
                 return (f"{scored} (an untrained model scores {_band_text(low, high)}: the answer was there "
                         "before any training)"), first
-        if p.get("must_draw_batches") and not facts.get("batches_drawn"):
+        if p.get("must_draw_batches") and not facts.get("batches_drawn") and not facts.get("items_drawn"):
             return "training drew none of the grader's batches" + (f" ({scored})" if scored else ""), first
         if p.get("params_must_change"):
             change = facts.get("params_change")

@@ -34,6 +34,7 @@ returns::
 
     train_seconds    wall time spent in the training call
     batches_drawn    batches the loader yielded;  epochs_started: iterations begun
+    items_drawn      rows read one at a time through ``loader.dataset[i]``
     budget_exhausted whether the loader ran out of time (budget_seconds)
     max_batches_reached  whether it stopped because max_batches were drawn
     stopped          "budget spent" when the loader had to break the student's epoch loop
@@ -121,6 +122,7 @@ class BudgetLoader:
         self.batch_format = batch_format
         self.gen = _Generator().manual_seed(int(seed))
         self.batches = 0
+        self.items = 0  # rows read one by one through `loader.dataset[i]`
         self.epochs = 0
         self.empty_epochs = 0
         self.max_batches = None if max_batches is None else max(0, int(max_batches))
@@ -144,6 +146,7 @@ class BudgetLoader:
         return list(parts)  # "list": what torch's DataLoader gives for a TensorDataset
 
     def _item(self, i: int) -> Any:
+        self.items += 1
         return self._pack([t[i] for t in self.tensors])
 
     def _spent(self) -> bool:
@@ -305,6 +308,7 @@ def train(ctx: ProbeContext, args: dict) -> Any:
         facts["train_error"] = _error(exc)
     facts["train_seconds"] = round(_monotonic() - t0, 4)
     facts["batches_drawn"] = loader.batches
+    facts["items_drawn"] = loader.items
     facts["epochs_started"] = loader.epochs
     facts["budget_exhausted"] = loader.out_of_time
     facts["max_batches_reached"] = loader.out_of_batches
