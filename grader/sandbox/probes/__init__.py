@@ -86,17 +86,12 @@ def with_device(fn: Any, args: list, kwargs: dict) -> dict:
     """`kwargs` plus ``device=cpu`` when `fn` requires a `device` argument the call does not
     give (real students add one to their constructors and training functions)."""
     try:
-        sig = _signature(fn)
-        sig.bind(*args, **kwargs)
-        return kwargs
-    except (TypeError, ValueError):
-        pass
-    try:
-        missing = [p.name for p in list(sig.parameters.values())[len(args):]
-                   if p.name in DEVICE_NAMES and p.default is p.empty and p.name not in kwargs]
+        params = list(_signature(fn).parameters.values())
     except Exception:  # noqa: BLE001 - no signature: call as asked
         return kwargs
-    return {**kwargs, **{name: _cpu for name in missing}}
+    missing = [p.name for p in params[len(args):] if p.name in DEVICE_NAMES and p.default is p.empty
+               and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name not in kwargs]
+    return {**kwargs, **{name: _cpu for name in missing}} if missing else kwargs
 
 
 def seed_all(seed: Any) -> None:
