@@ -26,7 +26,7 @@ from grader.checks.base import Reply, Request, Verdict, rng_for
 from grader.sandbox.wire import tensor
 
 from . import data
-from .metrics import loss_spikes
+from .metrics import echo_score, loss_spikes
 
 ALPHABET = " " + string.ascii_lowercase  # token 0 is the blank
 
@@ -56,9 +56,16 @@ def echo_train(rng: np.random.Generator, n: int = 6400, seq_length: int = 15, de
     return {"seq": seq, "target": target}
 
 
+def _strings(seq: np.ndarray) -> np.ndarray:
+    return np.array(["".join(ALPHABET[t] for t in row) for row in seq])
+
+
 def echo_eval(rng: np.random.Generator, n: int = 500, seq_length: int = 20, delay: int = 4) -> dict[str, np.ndarray]:
+    """Hidden echo data in every convention a student model may take: one-hot (`onehot`),
+    integer indices (`seq`) and lowercase strings for `test_run` (`strings`)."""
     seq, target = data.echo_batches(n, seq_length, delay, _seed(rng))
-    return {"onehot": one_hot(seq), "target": target, "delays": np.full(n, delay, dtype=np.int64)}
+    return {"onehot": one_hot(seq), "seq": seq, "strings": _strings(seq), "target": target,
+            "delays": np.full(n, delay, dtype=np.int64)}
 
 
 def variable_train(rng: np.random.Generator, n: int = 6400, seq_length: int = 20,
@@ -70,7 +77,7 @@ def variable_train(rng: np.random.Generator, n: int = 6400, seq_length: int = 20
 def variable_eval(rng: np.random.Generator, n: int = 500, seq_length: int = 20,
                   max_delay: int = 12) -> dict[str, np.ndarray]:
     seq, delays, target = data.variable_delay(n, seq_length, max_delay, _seed(rng))
-    return {"onehot": one_hot(seq), "delays": delays, "target": target}
+    return {"onehot": one_hot(seq), "seq": seq, "strings": _strings(seq), "delays": delays, "target": target}
 
 
 # --------------------------------------------------------------------------- metrics
@@ -80,12 +87,24 @@ def echo_accuracy(outputs: Any, d: Mapping[str, np.ndarray]) -> float:
     """Fraction of echoed letters right, at positions >= the row's delay (a delay of 0 scores all)."""
     logits = np.asarray(outputs)
     target, delays = d["target"], d["delays"]
+    k = data.N_LETTERS + 1
+    if logits.ndim == 2 and logits.shape == (target.size, k):  # flattened for CrossEntropyLoss in forward
+        logits = logits.reshape(target.shape + (k,))
     if logits.ndim != 3 or logits.shape[:2] != target.shape:
         raise ValueError(f"expected logits of shape {target.shape + (data.N_LETTERS + 1,)}, got {logits.shape}")
     pred = logits.argmax(axis=-1)
     positions = np.arange(target.shape[1])[None, :]
     mask = positions >= delays[:, None]
     return float((pred == target)[mask].mean())
+
+
+def echo_string_accuracy(outputs: Any, d: Mapping[str, np.ndarray]) -> float:
+    """`echo_accuracy` for `test_run` answers (one string per hidden string), case ignored:
+    letter case is `rnn.test_run`'s business, not the training check's."""
+    if not isinstance(outputs, list):
+        raise ValueError(f"expected one test_run answer per string, got {type(outputs).__name__}")
+    answers = [o.lower() if isinstance(o, str) else None for o in outputs]
+    return echo_score([str(s) for s in d["strings"]], answers, [int(k) for k in d["delays"]])
 
 
 def binary_predictions(outputs: Any) -> np.ndarray:
@@ -280,6 +299,73 @@ def _describe(value: Any) -> str:
     if isinstance(value, dict) and "$unencodable" in value:
         return f"a {value['$unencodable']}"
     return type(value).__name__
+
+
+# --------------------------------------------------------------------------- RNN forward
+
+
+class EchoForward:
+    """`GRUMemory` / `VariableDelayGRUMemory` in the student's own input convention.
+
+    The handout feeds one-hot letters (batch, seq, 27), but many real models take integer
+    indices (batch, seq) through `nn.Embedding`: both are run, and the check passes when
+    either gives logits (batch, seq, 27). With `delays: true` a (batch,) int64 tensor of
+    delays (what a DataLoader makes of `VariableDelayEchoDataset`'s ints) goes second.
+    `expect: gru` only looks at the built model's layers (nothing is run).
+    """
+
+    CONVENTIONS = ("one-hot input", "integer indices")
+
+    def validate(self, params: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+        problems = [] if isinstance(params.get("class"), str) else [("class", "missing", "e.g. class: GRUMemory")]
+        if params.get("expect") not in ("gru", "logits"):
+            problems.append(("expect", "expected `gru` or `logits`", "e.g. expect: logits"))
+        return problems
+
+    def _base(self, check: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+        return {"class": params["class"], "args": list(params.get("args", [])), "seed": 0, "residual": False}
+
+    def requests(self, check: Any, params: Mapping[str, Any], ctx: Any) -> dict[str, Request]:
+        if params["expect"] == "gru":
+            return {"structure": Request("module", {**self._base(check, params), "run": False}, timeout=check.timeout)}
+        rng = rng_for(ctx, f"{check.id}:inputs", public=True)
+        batch, length = int(params.get("batch", 2)), int(params.get("seq_length", 15))
+        seq = rng.integers(1, data.N_LETTERS + 1, size=(batch, length)).astype(np.int64)
+        extra = [tensor(rng.integers(0, int(params.get("max_delay", 12)) + 1, size=batch).astype(np.int64))] \
+            if params.get("delays") else []
+        return {name: Request("module", {**self._base(check, params), "inputs": [tensor(x)] + extra},
+                              timeout=check.timeout)
+                for name, x in zip(self.CONVENTIONS, (one_hot(seq), seq))}
+
+    def judge(self, check: Any, params: Mapping[str, Any], replies: Mapping[str, Reply], ctx: Any) -> Verdict:
+        if params["expect"] == "gru":
+            reply = replies.get("structure")
+            if reply is None or not reply.ok:
+                return _reply_error(reply, f"building {params['class']}")
+            counts = reply.value.get("torch_module_counts") or {}
+            found = [k for k in ("GRU", "GRUCell") if counts.get(k)]
+            if found:
+                return Verdict(1.0, f"uses gru ({', '.join(found)})")
+            recurrent = [k for k in ("LSTM", "LSTMCell", "RNN", "RNNCell") if counts.get(k)]
+            return Verdict(0.0, "uses none of gru" + (f" (it uses {', '.join(recurrent)})" if recurrent else ""))
+        batch, length = int(params.get("batch", 2)), int(params.get("seq_length", 15))
+        want = (batch, length, data.N_LETTERS + 1)
+        wrong, errors = [], []
+        for name in self.CONVENTIONS:
+            reply = replies.get(name)
+            if reply is None or not reply.ok:
+                errors.append(f"on {name}: {reply.error if reply else 'not run'}")
+                continue
+            out = reply.value.get("output")
+            if not isinstance(out, np.ndarray):
+                wrong.append(f"on {name} it returned {_describe(out)}, not a tensor")
+            elif tuple(out.shape) != want:
+                wrong.append(f"output shape {tuple(int(k) for k in out.shape)}, expected {want} (on {name})")
+            elif not np.all(np.isfinite(out)):
+                wrong.append(f"output has NaN or inf values (on {name})")
+            else:
+                return Verdict(1.0, f"logits of shape {want} from {name}")
+        return Verdict(0.0, "; ".join(wrong) if wrong else "forward failed " + "; ".join(errors))
 
 
 # --------------------------------------------------------------------------- RNN test_run

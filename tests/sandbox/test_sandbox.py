@@ -514,14 +514,15 @@ def test_train_probe_is_time_bounded_and_returns_outputs(run):
     assert r.replies["t"].ok and t["train_error"] is None
     assert t["budget_exhausted"] and 0.9 < t["train_seconds"] < 3.0 and t["batches_drawn"] > 8
     target = Xh[:, :1] * 2 - Xh[:, 1:]
-    assert t["outputs"].shape == (64, 1)
-    assert float(((t["outputs"] - target) ** 2).mean()) < 0.5 * float((target ** 2).mean())
+    out = t["runs"][0]["outputs"]
+    assert out.shape == (64, 1)
+    assert float(((out - target) ** 2).mean()) < 0.5 * float((target ** 2).mean())
     d = r.replies["d"].value
-    assert r.replies["d"].ok and d["driver"]["steps"] > 4 and d["outputs"].shape == (64, 1)
+    assert r.replies["d"].ok and d["driver"]["steps"] > 4 and d["runs"][0]["outputs"].shape == (64, 1)
     b1, b2 = r.replies["b1"].value, r.replies["b2"].value
     assert b1["batches_drawn"] == 120 and b1["max_batches_reached"] and not b1["budget_exhausted"]
     assert b1["stopped"] == "budget spent"  # the 10**6-epoch loop was broken after 100 empty epochs
-    np.testing.assert_array_equal(b1["outputs"], b2["outputs"])  # same seed, same batches: same model
+    np.testing.assert_array_equal(b1["runs"][0]["outputs"], b2["runs"][0]["outputs"])  # same seed, same batches: same model
 
 
 def test_snapshots_of_weights_during_a_full_run(run):

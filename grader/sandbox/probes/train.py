@@ -16,7 +16,13 @@ args::
      "use_returned_model": true,      # a returned nn.Module replaces the model
      "eval": {"method": "forward",
               "inputs": [wire.tensor(X_hidden), wire.tensor(D_hidden)],
-              "batch_size": 256, "output_index": null}}
+              "batch_size": 256, "output_index": null,
+              "per_item": false},        # true: fn(inputs[0][i], inputs[1][i]) per item
+                                         # (e.g. test_run on plain strings), a list back
+     # or "eval": {"alternatives": [spec, spec, ...]}: specs run in order (one-hot, indices,
+     # test_run...) up to the first that gives a tensor; the grader keeps the first that scores
+     "before": true,                  # evaluate the freshly built model before training
+     "restore": true}                 # and the trained model with its initial weights restored
 
 The loader (:class:`BudgetLoader`) is what bounds a student's own epoch loop without
 killing it: ``len()`` works, it can be iterated again and again, and once the budget is
@@ -26,10 +32,9 @@ budget) is the hard limit.
 
 returns::
 
-    outputs          the eval outputs, concatenated along dim 0 (tensors -> arrays), or a
-                     list per batch when they cannot be concatenated
     train_seconds    wall time spent in the training call
     batches_drawn    batches the loader yielded;  epochs_started: iterations begun
+    items_drawn      rows read one at a time through ``loader.dataset[i]``
     budget_exhausted whether the loader ran out of time (budget_seconds)
     max_batches_reached  whether it stopped because max_batches were drawn
     stopped          "budget spent" when the loader had to break the student's epoch loop
@@ -37,6 +42,17 @@ returns::
     train_error      {"type", "message", "traceback"} when training raised (the model
                      is still evaluated)
     driver           what the driver reported (driver mode)
+    runs             one entry per eval spec (alternative): {"outputs": ...} (concatenated
+                     along dim 0, tensors -> arrays; a list per batch when they cannot be
+                     concatenated; a list of answers with "per_item") or {"error": ...}
+    runs_before      the same for the fresh model (with "before")
+    runs_restored    the same for the trained model with its initial weights put back ("restore")
+    params_change    largest absolute change of any parameter in training (None when the
+                     trained model's parameters cannot be compared with the initial ones)
+
+"Before", "restore" and "params_change" let the grader tell learning from a hand-written
+answer: a model that scores before training, or keeps its score without its trained
+weights, did not learn.
 """
 
 from __future__ import annotations
@@ -55,6 +71,7 @@ from .drivers import DRIVERS
 _randperm = torch.randperm
 _Generator = torch.Generator
 _monotonic = time.monotonic
+_load_state_dict = torch.nn.Module.load_state_dict
 
 
 EMPTY_EPOCHS_BEFORE_STOP = 100
@@ -105,6 +122,7 @@ class BudgetLoader:
         self.batch_format = batch_format
         self.gen = _Generator().manual_seed(int(seed))
         self.batches = 0
+        self.items = 0  # rows read one by one through `loader.dataset[i]`
         self.epochs = 0
         self.empty_epochs = 0
         self.max_batches = None if max_batches is None else max(0, int(max_batches))
@@ -128,6 +146,7 @@ class BudgetLoader:
         return list(parts)  # "list": what torch's DataLoader gives for a TensorDataset
 
     def _item(self, i: int) -> Any:
+        self.items += 1
         return self._pack([t[i] for t in self.tensors])
 
     def _spent(self) -> bool:
@@ -173,13 +192,15 @@ def evaluate(model: Any, spec: dict, ctx: ProbeContext) -> Any:
     kwargs = ctx.resolve(dict(spec.get("kwargs", {})))
     bs = max(1, int(spec.get("batch_size", 256)))
     index = spec.get("output_index")
-    fn = model if method == "forward" else getattr(model, method)
+    fn = model if method == "forward" else R.getattr_(model, method)
     if not inputs:
         raise ProbeError("eval needs inputs")
-    n = int(inputs[0].shape[0])
+    n = len(inputs[0]) if spec.get("per_item") else int(inputs[0].shape[0])
     outs = []
     R.module_eval(model)
     with R.no_grad():
+        if spec.get("per_item"):  # one call per item, e.g. test_run(s) or test_run(s, delay)
+            return [fn(*[x[i] for x in inputs], **kwargs) for i in range(n)]
         for lo in range(0, n, bs):
             chunk = [x[lo:lo + bs] if R.is_tensor(x) else x for x in inputs]
             out = fn(*chunk, **kwargs)
@@ -194,6 +215,48 @@ def evaluate(model: Any, spec: dict, ctx: ProbeContext) -> Any:
     return outs
 
 
+def _specs(spec: Any) -> list[dict]:
+    if not isinstance(spec, dict):
+        return []
+    alternatives = spec.get("alternatives")
+    return [a for a in alternatives if isinstance(a, dict)] if isinstance(alternatives, list) else [spec]
+
+
+def evaluate_all(model: Any, specs: list[dict], ctx: ProbeContext) -> list[dict[str, Any]]:
+    """The ways of running the model, in order, up to the first that gives one tensor:
+    ``{"outputs": ...}`` or ``{"error": "Type: message"}`` each. The grader scores them and
+    keeps the first that gives scorable outputs (the student's own calling convention);
+    stopping at a tensor spares the per-item ``test_run`` calls for most models."""
+    runs: list[dict[str, Any]] = []
+    for spec in specs:
+        if runs and R.is_tensor(runs[-1].get("outputs")):
+            break
+        try:
+            runs.append({"outputs": evaluate(model, spec, ctx)})
+        except (Timeout, CpuLimit, ProbeError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - not this convention
+            runs.append({"error": f"{type(exc).__name__}: {str(exc)[:200]}"})
+    return runs
+
+
+def _params(model: Any) -> dict[str, Any]:
+    return {k: R.tensor_clone(R.tensor_detach(v)) for k, v in R.module_named_parameters(model)}
+
+
+def params_change(before: dict[str, Any], model: Any) -> float | None:
+    """Largest absolute change of a parameter; None when the sets of parameters differ."""
+    after = dict(R.module_named_parameters(model))
+    if set(after) != set(before) or any(tuple(after[k].shape) != tuple(before[k].shape) for k in before):
+        return None
+    change = 0.0
+    with R.no_grad():
+        for k, v in before.items():
+            if R.numel(v):
+                change = max(change, float((R.tensor_detach(after[k]).float() - v.float()).abs().max()))
+    return change if math.isfinite(change) else float("inf")
+
+
 @probe("train")
 def train(ctx: ProbeContext, args: dict) -> Any:
     if not isinstance(args.get("class"), str):
@@ -203,6 +266,16 @@ def train(ctx: ProbeContext, args: dict) -> Any:
                            "seed": seed})
     if not R.isinstance_(model, R.Module):
         raise ProbeError(f"{args['class']}(...) is not a torch.nn.Module")
+    specs = _specs(args.get("eval"))
+    facts: dict[str, Any] = {"train_error": None, "driver": None, "stopped": None, "params_change": None}
+    initial_state = None
+    if args.get("before") and specs:
+        # the model as the student's code builds it, before any training: near chance
+        facts["runs_before"] = evaluate_all(model, specs, ctx)
+        if args.get("restore"):
+            initial_state = {k: R.tensor_clone(R.tensor_detach(v)) if R.is_tensor(v) else v
+                             for k, v in R.module_state_dict(model).items()}
+    initial_params = _params(model)
     data = args.get("data") or {}
     budget = float(args.get("budget_seconds", 10.0))
     t0 = _monotonic()
@@ -210,7 +283,6 @@ def train(ctx: ProbeContext, args: dict) -> Any:
                           data.get("shuffle", True), seed, t0 + budget, data.get("batch_format", "list"),
                           data.get("drop_last", False), data.get("max_batches"))
     ctx.vars.update(model=model, loader=loader, dataset=loader.dataset, budget=budget)
-    facts: dict[str, Any] = {"train_error": None, "driver": None, "stopped": None}
     seed_all(seed)
     R.module_train(model)
     try:
@@ -236,10 +308,18 @@ def train(ctx: ProbeContext, args: dict) -> Any:
         facts["train_error"] = _error(exc)
     facts["train_seconds"] = round(_monotonic() - t0, 4)
     facts["batches_drawn"] = loader.batches
+    facts["items_drawn"] = loader.items
     facts["epochs_started"] = loader.epochs
     facts["budget_exhausted"] = loader.out_of_time
     facts["max_batches_reached"] = loader.out_of_batches
-    spec = args.get("eval")
-    if spec:
-        facts["outputs"] = evaluate(model, spec, ctx)
+    facts["params_change"] = params_change(initial_params, model)
+    if specs:
+        facts["runs"] = evaluate_all(model, specs, ctx)
+        if initial_state is not None:
+            try:
+                _load_state_dict(model, initial_state)
+            except Exception as exc:  # noqa: BLE001 - e.g. a different model came back from training
+                facts["restore_error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+            else:
+                facts["runs_restored"] = evaluate_all(model, specs, ctx)
     return facts
