@@ -268,7 +268,14 @@ def _grade_after_precheck(pc: Precheck, assignment: Assignment, options: Options
         max_score=assignment.max_score, auto_max=sum(c.points for c in checks), verdict=verdict, reason=reason,
         grader_version=__version__, registry_hash=assignment.registry_hash, submission_hash=sub.sha256,
         timings=tuple(timings),
+        provenance=_provenance(runner),
     )
+
+
+def _provenance(runner: Runner | None) -> tuple[tuple[str, Any], ...]:
+    """The runner's numeric settings (grader.numerics), when it knows them."""
+    get = getattr(runner, "provenance", None)
+    return tuple(sorted(get().items())) if callable(get) else ()
 
 
 def grade_json_bytes(grade_: Grade) -> bytes:

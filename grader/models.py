@@ -201,6 +201,9 @@ class Grade:
     registry_hash: str = ""
     submission_hash: str = ""
     timings: tuple[tuple[str, float], ...] = field(default=())
+    # numeric settings of the run (kernel variables, torch threads, the kernel set torch
+    # picked): `grader.numerics`; shown with `--timings` only, like the timings
+    provenance: tuple[tuple[str, Any], ...] = field(default=())
 
     def to_json(self, with_timings: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -229,6 +232,7 @@ class Grade:
         }
         if with_timings:
             out["timings"] = dict(self.timings)
+            out["provenance"] = dict(self.provenance)
             out["lateness"] = asdict(self.lateness) if self.lateness else None
             for c, check in zip(out["checks"], self.checks):
                 c["public"] = check.public
@@ -259,4 +263,5 @@ def grade_from_json(data: dict[str, Any]) -> Grade:
         verdict=data["verdict"], reason=data["reason"], grader_version=data["grader_version"],
         registry_hash=data["registry_hash"], submission_hash=data["submission_hash"],
         timings=tuple((k, v) for k, v in (data.get("timings") or {}).items()),
+        provenance=tuple((k, v) for k, v in (data.get("provenance") or {}).items()),
     )
