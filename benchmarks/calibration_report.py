@@ -1,0 +1,261 @@
+"""Calibration report: does any verdict depend on the machine?
+
+Grades, with the Spring 2025 registry, the reference solution, the untouched starter and
+every planted bug of tests/hw2/test_planted_bugs.py, once per *variant*: a set of kernel
+choices (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA, MKL_CBWR) and a torch thread count
+(HW2_GRADER_TORCH_THREADS), which on one machine stand in for other machines. Each variant
+runs in its own grader process (torch reads the variables when it loads), through the
+sandbox as in real grading. For every threshold check (a verdict carrying a `measure`)
+it prints the measured value per variant, the thresholds, the margin (smallest distance
+from a value to a bound) and the spread (max - min across variants), and flags a check
+whose margin is smaller than its spread or whose points differ between variants; any
+other check whose verdict differs between variants is listed too. A flag is a bug to fix
+in the judge (a wider margin), not in a test.
+
+    python benchmarks/calibration_report.py                     # the default matrix (~30-40 min, 2 idle cores)
+    python benchmarks/calibration_report.py --quick             # one variant, the reference only (~2 min)
+    python benchmarks/calibration_report.py --variants native,default-t1 --subjects reference,starter \\
+        --checks seq.,moe.trained --out /tmp/cal                # a subset
+    nice -n 10 python benchmarks/calibration_report.py --out calibration > cal.log 2>&1 &
+
+Subjects: `reference` and `starter` are whole zips graded with the real registry; `bug:NAME`
+(or `bugs` for all) are planted bugs, each graded on its own notebook with the registry its
+test uses (tests/hw2/quick.yaml: small training budgets; `--bug-registry real` for the real
+one). Writes OUT.md (the tables) and OUT.json (variants, rows, flips, raw verdicts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from grader.numerics import ENV_TORCH_THREADS, KERNEL_VARIABLES  # noqa: E402
+
+# A bounded matrix for an AVX-512 machine with 2 cores: this machine's own kernels, the
+# portable ones (the oldest machine), AVX2 (a laptop), and thread counts 1, 2 and 4.
+VARIANTS: dict[str, dict[str, str]] = {
+    "native": {},
+    "default-t1": {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41", "MKL_CBWR": "COMPATIBLE"},
+    "avx2-t2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2",
+                ENV_TORCH_THREADS: "2"},
+    "avx512-t4": {"ATEN_CPU_CAPABILITY": "avx512", "ONEDNN_MAX_CPU_ISA": "AVX512_CORE", "MKL_CBWR": "AVX512",
+                  ENV_TORCH_THREADS: "4"},
+    "default-t2": {"ATEN_CPU_CAPABILITY": "default", ENV_TORCH_THREADS: "2"},
+}
+DEFAULT_MATRIX = ("native", "default-t1", "avx2-t2", "avx512-t4")  # threads 1/2/4, three kernel sets
+REAL = ROOT / "problems" / "nyu-dl-hw2-2025.yaml"
+QUICK = ROOT / "tests" / "hw2" / "quick.yaml"
+
+
+# --------------------------------------------------------------------------- worker (one variant)
+
+
+def _bugs() -> dict[str, Any]:
+    """The planted bugs, from their test module (one list, never copied)."""
+    from tests.hw2.test_planted_bugs import ALL_BUGS
+
+    return {b.name: b for b in ALL_BUGS}
+
+
+def _record(subject: str, registry_id: str, results, seconds: float, provenance: dict) -> dict:
+    return {"subject": subject, "registry": registry_id, "seconds": round(seconds, 1), "provenance": provenance,
+            "checks": [{"id": r.id, "status": r.status, "points": r.points, "max_points": r.max_points,
+                        "message": r.message, "measure": r.measure.to_json() if r.measure else None}
+                       for r in results]}
+
+
+def _only(assignment, prefixes: list[str]):
+    if not prefixes:
+        return assignment
+    return dataclasses.replace(assignment, checks=tuple(c for c in assignment.checks
+                                                        if any(c.id.startswith(p) for p in prefixes)))
+
+
+def worker(subjects: list[str], prefixes: list[str], bug_registry: str, out: Path) -> None:
+    """Grade every subject under this process's environment; one JSON line per subject."""
+    import nbformat
+
+    from grader import registry
+    from grader.grading import Options, grade, grade_notebook
+    from grader.sandbox_runner import open_runner
+    from reference.hw2.notebooks import write_solution_zip
+    from tests.hw2.conftest import write_starter_zip
+
+    real = _only(registry.load_file(REAL), prefixes)
+    bug_reg = _only(registry.load_file(REAL if bug_registry == "real" else QUICK), prefixes)
+    bugs = _bugs()
+    with tempfile.TemporaryDirectory(prefix="hw2-calibration-") as tmp, open_runner() as runner, \
+            out.open("a") as sink:
+        tmp_path = Path(tmp)
+        for subject in subjects:
+            t0 = time.monotonic()
+            try:
+                if subject in ("reference", "starter"):
+                    folder = tmp_path / subject
+                    folder.mkdir()
+                    zip_path = write_solution_zip(folder) if subject == "reference" else write_starter_zip(folder)
+                    g = grade(zip_path, real, Options(submitted_at=real.deadline), runner)
+                    rec = _record(subject, real.id, g.checks, time.monotonic() - t0, runner.provenance())
+                else:
+                    bug = bugs[subject.removeprefix("bug:")]
+                    checks = [c for c in bug_reg.checks if c.notebook == bug.notebook]
+                    if not checks:  # --checks left none of its notebook's checks
+                        continue
+                    work = tmp_path / subject.replace(":", "-")
+                    work.mkdir()
+                    path = work / bug.notebook
+                    path.write_text(nbformat.writes(bug.notebook_source()), encoding="utf-8")
+                    results, _, _ = grade_notebook(bug_reg.file_rule(bug.notebook), path, work, checks, bug_reg,
+                                                   Options(), runner)
+                    rec = _record(subject, bug_reg.id, results, time.monotonic() - t0, runner.provenance())
+            except Exception as exc:  # noqa: BLE001 - one subject never stops the report
+                rec = {"subject": subject, "error": f"{type(exc).__name__}: {exc}", "checks": []}
+            sink.write(json.dumps(rec) + "\n")
+            sink.flush()
+            print(f"  {subject:<28} {rec.get('seconds', 0):7.1f} s", flush=True)
+
+
+# --------------------------------------------------------------------------- parent (the matrix)
+
+
+def run_variant(name: str, subjects: list[str], prefixes: list[str], bug_registry: str, out: Path,
+                reuse: bool = False) -> list[dict]:
+    if reuse and out.exists():  # a finished (or partly finished) run of this variant: grade only what is missing
+        done = {json.loads(line)["subject"] for line in out.read_text().splitlines() if line.strip()}
+        subjects = [s for s in subjects if s not in done]
+    elif out.exists():
+        out.unlink()
+    env = {k: v for k, v in os.environ.items() if k not in KERNEL_VARIABLES and k != ENV_TORCH_THREADS}
+    env.update(VARIANTS[name])
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--subjects", ",".join(subjects),
+           "--checks", ",".join(prefixes), "--bug-registry", bug_registry, "--worker-out", str(out)]
+    if subjects:
+        subprocess.run(cmd, env=env, check=False)
+    return [json.loads(line) for line in out.read_text().splitlines() if line.strip()] if out.exists() else []
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.4f}"
+
+
+def analyse(runs: dict[str, list[dict]]) -> tuple[list[dict], list[dict]]:
+    """(threshold rows, verdict flips of checks without a measure)."""
+    table: dict[tuple[str, str], dict[str, dict]] = {}
+    for variant, records in runs.items():
+        for rec in records:
+            for c in rec["checks"]:
+                table.setdefault((rec["subject"], c["id"]), {})[variant] = c
+    rows, flips = [], []
+    for (subject, check), per in sorted(table.items()):
+        verdicts = {v: (c["status"], c["points"]) for v, c in per.items()}
+        differs = len(set(verdicts.values())) > 1
+        measures = {v: c["measure"] for v, c in per.items() if c.get("measure")}
+        if not measures:
+            if differs:
+                flips.append({"subject": subject, "check": check, "verdicts": verdicts,
+                              "messages": {v: c["message"] for v, c in per.items()}})
+            continue
+        values = {v: m["value"] for v, m in measures.items()}
+        bounds = next(iter(measures.values()))["bounds"]
+        margin = min(min(abs(x - b) for b in bounds) for x in values.values())
+        spread = max(values.values()) - min(values.values())
+        flagged = differs or margin < spread or len(measures) < len(per)
+        rows.append({"subject": subject, "check": check, "name": next(iter(measures.values()))["name"],
+                     "values": values, "bounds": bounds, "margin": margin, "spread": spread,
+                     "verdicts": verdicts, "flag": flagged,
+                     "why": "; ".join(w for w, on in (("verdict differs", differs),
+                                                      ("margin < spread", margin < spread),
+                                                      ("measure missing in a variant", len(measures) < len(per)))
+                                      if on)})
+    return rows, flips
+
+
+def markdown(variants: list[str], runs: dict[str, list[dict]], rows: list[dict], flips: list[dict],
+             minutes: float) -> str:
+    lines = ["# Calibration report (kernel variants x thread counts)", ""]
+    lines.append("| variant | settings | child cpu capability | threads | seconds |")
+    lines.append("|---|---|---|---|---|")
+    for v in variants:
+        prov = next((r.get("provenance") for r in runs.get(v, []) if r.get("provenance")), {}) or {}
+        secs = sum(r.get("seconds", 0) for r in runs.get(v, []))
+        settings = ", ".join(f"{k}={val}" for k, val in VARIANTS[v].items()) or "(none: this machine's own)"
+        lines.append(f"| {v} | {settings} | {prov.get('cpu_capability')} | {prov.get('torch_threads')} | {secs:.0f} |")
+    errors = [(v, r["subject"], r["error"]) for v in variants for r in runs.get(v, []) if r.get("error")]
+    lines += ["", f"Total {minutes:.1f} min. Margin: smallest distance from a value to a bound; spread: max - min "
+              "across variants. FLAG: margin < spread, or the points differ between variants.", ""]
+    lines.append("| subject | check | " + " | ".join(variants) + " | bounds | margin | spread | points | flag |")
+    lines.append("|---|---|" + "---|" * len(variants) + "---|---|---|---|---|")
+    for r in rows:
+        pts = sorted({p for _, p in r["verdicts"].values()})
+        lines.append(f"| {r['subject']} | {r['check']} | " + " | ".join(_fmt(r["values"].get(v)) for v in variants)
+                     + f" | {'/'.join(f'{b:g}' for b in r['bounds'])} | {r['margin']:.4f} | {r['spread']:.4f}"
+                     + f" | {'/'.join(f'{p:g}' for p in pts)} | {('**' + r['why'] + '**') if r['flag'] else ''} |")
+    lines += ["", f"Flagged threshold checks: {sum(r['flag'] for r in rows)} of {len(rows)}.", ""]
+    lines.append("Checks without a measure whose verdict differs between variants: " + ("none." if not flips else ""))
+    for f in flips:
+        lines.append(f"- {f['subject']} {f['check']}: {f['verdicts']}")
+    if errors:
+        lines += ["", "Errors (subject not graded):"] + [f"- {v} {s}: {e}" for v, s, e in errors]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--variants", default=",".join(DEFAULT_MATRIX), help=f"comma list of {', '.join(VARIANTS)}")
+    ap.add_argument("--subjects", default="reference,starter,bugs",
+                    help="comma list: reference, starter, bugs (all planted bugs) or bug:NAME")
+    ap.add_argument("--checks", default="", help="comma list of check-id prefixes to grade (default: all)")
+    ap.add_argument("--bug-registry", choices=("quick", "real"), default="quick")
+    ap.add_argument("--quick", action="store_true", help="one variant (native), the reference only")
+    ap.add_argument("--out", type=Path, default=Path("calibration"), help="writes OUT.md and OUT.json")
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep the subjects already in OUT.VARIANT.jsonl (resume a run, or redo only the tables)")
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--worker-out", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    prefixes = [p for p in args.checks.split(",") if p]
+    subjects = [s for s in args.subjects.split(",") if s]
+    if args.worker:
+        worker(subjects, prefixes, args.bug_registry, args.worker_out)
+        return 0
+    if args.quick:
+        args.variants, subjects = "native", ["reference"]
+    variants = [v for v in args.variants.split(",") if v]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        ap.error(f"unknown variant(s) {unknown}; known: {', '.join(VARIANTS)}")
+    expanded: list[str] = []
+    for s in subjects:
+        expanded += [f"bug:{n}" for n in _bugs()] if s == "bugs" else [s]
+    started = time.monotonic()
+    runs: dict[str, list[dict]] = {}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    for v in variants:
+        print(f"variant {v}: {VARIANTS[v] or 'this machine'}", flush=True)
+        runs[v] = run_variant(v, expanded, prefixes, args.bug_registry, args.out.with_suffix(f".{v}.jsonl"),
+                             args.reuse)
+    rows, flips = analyse(runs)
+    minutes = (time.monotonic() - started) / 60
+    text = markdown(variants, runs, rows, flips, minutes)
+    args.out.with_suffix(".md").write_text(text)
+    args.out.with_suffix(".json").write_text(json.dumps(
+        {"variants": {v: VARIANTS[v] for v in variants}, "rows": rows, "flips": flips, "runs": runs,
+         "minutes": round(minutes, 1)}, indent=1))
+    print(text)
+    return 1 if any(r["flag"] for r in rows) or flips else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
