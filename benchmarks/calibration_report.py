@@ -130,20 +130,28 @@ def worker(subjects: list[str], prefixes: list[str], bug_registry: str, out: Pat
 # --------------------------------------------------------------------------- parent (the matrix)
 
 
+def _records(out: Path) -> list[dict]:
+    return [json.loads(line) for line in out.read_text().splitlines() if line.strip()] if out.exists() else []
+
+
 def run_variant(name: str, subjects: list[str], prefixes: list[str], bug_registry: str, out: Path,
-                reuse: bool = False) -> list[dict]:
-    if reuse and out.exists():  # a finished (or partly finished) run of this variant: grade only what is missing
-        done = {json.loads(line)["subject"] for line in out.read_text().splitlines() if line.strip()}
+                reuse: bool | None = False) -> list[dict]:
+    """Grade the subjects under the variant in a fresh process; its records. `reuse`: keep the
+    records already in `out` and grade only the others (None: grade nothing, only read them)."""
+    if reuse is None:
+        return _records(out)
+    if reuse:
+        done = {r["subject"] for r in _records(out)}
         subjects = [s for s in subjects if s not in done]
-    elif out.exists():
-        out.unlink()
+    else:
+        out.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in KERNEL_VARIABLES and k != ENV_TORCH_THREADS}
     env.update(VARIANTS[name])
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--subjects", ",".join(subjects),
            "--checks", ",".join(prefixes), "--bug-registry", bug_registry, "--worker-out", str(out)]
     if subjects:
         subprocess.run(cmd, env=env, check=False)
-    return [json.loads(line) for line in out.read_text().splitlines() if line.strip()] if out.exists() else []
+    return _records(out)
 
 
 def _fmt(v: float | None) -> str:
@@ -221,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="one variant (native), the reference only")
     ap.add_argument("--out", type=Path, default=Path("calibration"), help="writes OUT.md and OUT.json")
     ap.add_argument("--reuse", action="store_true",
-                    help="keep the subjects already in OUT.VARIANT.jsonl (resume a run, or redo only the tables)")
+                    help="keep the subjects already in OUT.VARIANT.jsonl (resume a run)")
+    ap.add_argument("--tables-only", action="store_true", help="grade nothing: tables from OUT.VARIANT.jsonl as they are")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--worker-out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -245,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     for v in variants:
         print(f"variant {v}: {VARIANTS[v] or 'this machine'}", flush=True)
         runs[v] = run_variant(v, expanded, prefixes, args.bug_registry, args.out.with_suffix(f".{v}.jsonl"),
-                             args.reuse)
+                             None if args.tables_only else args.reuse)
     rows, flips = analyse(runs)
     minutes = (time.monotonic() - started) / 60
     text = markdown(variants, runs, rows, flips, minutes)

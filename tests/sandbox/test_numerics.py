@@ -120,3 +120,18 @@ def test_bad_value_stops_before_the_sandbox_starts(monkeypatch):
             pass  # pragma: no cover
     with pytest.raises(UsageError, match="avx1024"):  # the client checks too: no way around the allowlist
         SandboxServer().start()
+
+
+@pytest.mark.parametrize("command", ["grade", "batch"])
+def test_cli_says_what_is_wrong_in_one_line(command, tmp_path):
+    from click.testing import CliRunner
+
+    from grader.cli import main
+
+    (tmp_path / "abc1234.zip").write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip: never opened here
+    target = tmp_path / "abc1234.zip" if command == "grade" else tmp_path
+    result = CliRunner().invoke(main, [command, str(target), "--json"], env={"MKL_CBWR": "FASTEST"})
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines() == [
+        "grader: error: MKL_CBWR='FASTEST' is not a known value (use one of: AUTO, COMPATIBLE, SSE2, SSE3, SSSE3, "
+        "SSE4_1, SSE4_2, AVX, AVX2, AVX512, AVX512_E1, AVX512_MIC, AVX512_MIC_E1, <branch>,STRICT; or unset it)"]
