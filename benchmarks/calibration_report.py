@@ -108,6 +108,7 @@ def worker(subjects: list[str], prefixes: list[str], bug_registry: str, out: Pat
                     zip_path = write_solution_zip(folder) if subject == "reference" else write_starter_zip(folder)
                     g = grade(zip_path, real, Options(submitted_at=real.deadline), runner)
                     rec = _record(subject, real.id, g.checks, time.monotonic() - t0, runner.provenance())
+                    rec["penalties"] = [f"{p.rule} {p.percent:g}%: {p.reason}" for p in g.penalties]
                 else:
                     bug = bugs[subject.removeprefix("bug:")]
                     checks = [c for c in bug_reg.checks if c.notebook == bug.notebook]
@@ -228,6 +229,9 @@ def markdown(variants: list[str], runs: dict[str, list[dict]], rows: list[dict],
     for f in flips:
         note = f" (wall-clock limit in {', '.join(f['time_limited'])})" if f["time_limited"] else ""
         lines.append(f"- {f['subject']} {f['check']}: {f['verdicts']}{note}")
+    penalties = [(v, r["subject"], p) for v in variants for r in runs.get(v, []) for p in r.get("penalties", [])]
+    if penalties:  # e.g. a notebook that timed out under load: its training checks saw a cut run
+        lines += ["", "Penalties of the whole-zip subjects:"] + [f"- {v} {s}: {p}" for v, s, p in penalties]
     if errors:
         lines += ["", "Errors (subject not graded):"] + [f"- {v} {s}: {e}" for v, s, e in errors]
     return "\n".join(lines) + "\n"
