@@ -21,7 +21,8 @@ in the judge (a wider margin), not in a test.
 Subjects: `reference` and `starter` are whole zips graded with the real registry; `bug:NAME`
 (or `bugs` for all) are planted bugs, each graded on its own notebook with the registry its
 test uses (tests/hw2/quick.yaml: small training budgets; `--bug-registry real` for the real
-one). Writes OUT.md (the tables) and OUT.json (variants, rows, flips, raw verdicts).
+one). Writes OUT.md (the tables) and OUT.json (variants, rows, flips, raw verdicts); exits 1
+when anything is flagged.
 """
 
 from __future__ import annotations
