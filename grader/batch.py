@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from . import __version__
+from . import __version__, numerics
 from .errors import UsageError
 from .grading import Options, grade
 from .intake import guess_student, sha256_file
@@ -61,7 +61,8 @@ def discover(folder: Path) -> list[Path]:
 
 def cache_key(zip_path: Path, assignment: Assignment, options: Options, student: str | None) -> str:
     """What determines a grade: the bytes, the registry, this version, the seed, the time inputs,
-    and the handout that provided code is compared with (its content hash)."""
+    and the handout that provided code is compared with (its content hash), and the numeric
+    settings when they are not the defaults (another kernel set is another run)."""
     when = options.submitted_at.isoformat() if options.submitted_at else ""
     if student and options.timestamps and student.lower() in options.timestamps:
         when = options.timestamps[student.lower()].isoformat()
@@ -69,8 +70,12 @@ def cache_key(zip_path: Path, assignment: Assignment, options: Options, student:
     if student and options.extensions and student.lower() in options.extensions:
         ext = repr(options.extensions[student.lower()])
     handout = options.starters.digest if options.starters is not None else "no-handout"
-    material = "|".join([sha256_file(zip_path), assignment.registry_hash, __version__, str(options.seed),
-                         str(options.public_only), when, ext, handout])
+    parts = [sha256_file(zip_path), assignment.registry_hash, __version__, str(options.seed),
+             str(options.public_only), when, ext, handout]
+    kernels = numerics.from_environ().cache_material()
+    if kernels:  # "" for the defaults
+        parts.append(kernels)
+    material = "|".join(parts)
     return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 

@@ -285,6 +285,7 @@ def _grade_after_precheck(pc: Precheck, assignment: Assignment, options: Options
         max_score=assignment.max_score, auto_max=sum(c.points for c in checks), verdict=verdict, reason=reason,
         grader_version=__version__, registry_hash=assignment.registry_hash, submission_hash=sub.sha256,
         timings=tuple(timings), theory=theory,
+        provenance=_provenance(runner),
     )
 
 
@@ -307,6 +308,12 @@ def _theory(assignment: Assignment, sub: Any) -> Any:
         return check_text(PdfText((), "broken", f"`{rule.name}` is missing from the zip: grade by hand"),
                           specs, assignment.id, rule.name)
     return check_pdf(Path(found.path), specs, assignment.id, file=rule.name)
+
+
+def _provenance(runner: Runner | None) -> tuple[tuple[str, Any], ...]:
+    """The runner's numeric settings (grader.numerics), when it knows them."""
+    get = getattr(runner, "provenance", None)
+    return tuple(sorted(get().items())) if callable(get) else ()
 
 
 def grade_json_bytes(grade_: Grade) -> bytes:

@@ -228,6 +228,9 @@ class Grade:
             return 0.0
         percent = sum(p.percent for p in self.penalties)
         return round(max(0.0, self.raw_score + self.manual_points - percent * self.max_score / 100.0), 4)
+    # numeric settings of the run (kernel variables, torch threads, the kernel set torch
+    # picked): `grader.numerics`; shown with `--timings` only, like the timings
+    provenance: tuple[tuple[str, Any], ...] = field(default=())
 
     def to_json(self, with_timings: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -261,6 +264,7 @@ class Grade:
             out["final_score"] = self.final_score
         if with_timings:
             out["timings"] = dict(self.timings)
+            out["provenance"] = dict(self.provenance)
             out["lateness"] = asdict(self.lateness) if self.lateness else None
             for c, check in zip(out["checks"], self.checks):
                 c["public"] = check.public
@@ -293,6 +297,7 @@ def grade_from_json(data: dict[str, Any]) -> Grade:
         timings=tuple((k, v) for k, v in (data.get("timings") or {}).items()),
         theory=_theory_from_json(data.get("theory")),
         manual_scores=tuple(ManualScore(**m) for m in data.get("manual_scores", ())),
+        provenance=tuple((k, v) for k, v in (data.get("provenance") or {}).items()),
     )
 
 

@@ -8,7 +8,6 @@ change without the other noticing.
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -16,9 +15,9 @@ import numpy as np
 
 from .checks import NotebookFacts, Reply, Request
 from .grading import RunOutcome
+from .numerics import NumericSettings, from_environ
 from .registry import SandboxLimits
 
-ENV_THREADS = "HW2_GRADER_THREADS"
 SNAPSHOT = "$snapshot"  # a Request with this probe name asks for weight snapshots during a full run
 
 
@@ -42,8 +41,19 @@ def _plain_value(value: Any) -> Any:
 class SandboxRunner:
     """Runs notebooks through one long-lived sandbox server (started once, reused)."""
 
-    def __init__(self, server: Any):
+    def __init__(self, server: Any, settings: NumericSettings = NumericSettings()):
         self.server = server
+        self.settings = settings
+        self.cpu_capability: str | None = None  # as the last child reported it
+
+    def provenance(self) -> dict[str, Any]:
+        """The numeric settings of this runner's gradings (for `--timings` JSON): the kernel
+        variables and thread count, the kernel set torch picked in the sandbox child and in
+        the grader's own judging."""
+        import torch
+
+        return {**self.settings.provenance(), "cpu_capability": self.cpu_capability,
+                "grader_cpu_capability": torch.backends.cpu.get_cpu_capability()}
 
     def run(self, notebook: Path, scratch: Path, mode: str, limits: SandboxLimits,
             requests: Mapping[str, Request]) -> RunOutcome:
@@ -71,6 +81,9 @@ class SandboxRunner:
             recover_probes=True,
         )
         run = self.server.run_notebook(job)
+        capability = run.protections.get("cpu_capability")
+        if isinstance(capability, str):  # the child's claim; provenance only, never a verdict
+            self.cpu_capability = capability[:40]
         replies = {}
         for key in snaps:
             taken = [{"step": sn.step, "instance": sn.instance, "state": _plain_value(dict(sn.state))}
@@ -126,18 +139,20 @@ def _error_text(reply: Any, limit: float) -> str:
 def open_runner(hidden: tuple[str, ...] = ()) -> Iterator[SandboxRunner]:
     """Start one sandbox server for as long as the block runs.
 
-    Private reference folders (`--references`) are always hidden from student code.
+    Private reference folders (`--references`) are always hidden from student code. The
+    numeric settings (grader.numerics) are checked first: a bad value is a `UsageError`.
     """
     from .checks.base import reference_folders
     from .sandbox import SandboxServer
 
+    settings = from_environ()
     hidden = tuple(hidden) + tuple(reference_folders())
     # While the sandbox's children train on the cores, the grader's own judging (small
     # tensors: a criterion on 8 outputs, a 12-unit LSTM per checkpoint) must not spread over
     # them too: on 2 cores under load, 2 threads ran the seq_classification judge 40x slower.
+    # HW2_GRADER_TORCH_THREADS (default 1) sets both, for calibration across thread counts.
     import torch
 
-    torch.set_num_threads(1)
-    threads = int(os.environ.get(ENV_THREADS, "1") or 1)
-    with SandboxServer(hidden=list(hidden), threads=threads) as server:
-        yield SandboxRunner(server)
+    torch.set_num_threads(settings.torch_threads)
+    with SandboxServer(hidden=list(hidden), threads=settings.torch_threads) as server:
+        yield SandboxRunner(server, settings)

@@ -34,7 +34,7 @@ _real_exit = os._exit
 _MISSING = object()
 _monotonic = time.monotonic
 MAX_NOTEBOOK_BYTES = 64 << 20
-ENV_KEEP = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM")
+ENV_KEEP = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR")
 
 
 class Channel:
@@ -180,6 +180,7 @@ class Child:
             pass
         protections = conf.result()
         protections["threads"] = threads
+        protections["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
         protections["process"] = "forked child of a clean server (no grader/reference modules loaded)"
         protections["shell_escapes"] = "blocked"
         return protections

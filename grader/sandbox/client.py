@@ -23,6 +23,7 @@ import time
 from typing import Any, Iterable, Mapping
 
 from ..errors import SandboxError
+from ..numerics import from_environ as numeric_settings
 from . import wire
 from .jobs import (
     CellResult,
@@ -126,6 +127,7 @@ class SandboxServer:
         env = {k: os.environ[k] for k in _ENV_PASS if k in os.environ}
         env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg",
                    PYTHONDONTWRITEBYTECODE="1")
+        env.update(numeric_settings().env())  # kernel choices (validated): torch/oneDNN/MKL read them at load
         self.proc = subprocess.Popen(
             [self.python, "-I", "-c", _BOOT, package_root()],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, cwd="/", env=env,
