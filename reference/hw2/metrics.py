@@ -12,11 +12,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["echo_score", "spikes", "worst_climb", "Spike", "LN4", "SPIKE_LEARNED", "SPIKE_CLIMB"]
+__all__ = ["echo_score", "spikes", "worst_climb", "Spike", "LN4", "SPIKE_ARMED", "SPIKE_CLIMB"]
 
 LN4 = math.log(4)  # the initial cross-entropy of four balanced classes
 # Defaults of `spikes`; the registry sets the calibrated values (benchmarks/calibrate_seq.py).
-SPIKE_LEARNED = 0.5
+SPIKE_ARMED = 0.3
 SPIKE_CLIMB = 0.5
 
 
@@ -62,9 +62,9 @@ class Spike:
     climb: float  # (high - low) / (initial - low): 1.0 is all the way back to the initial loss
 
 
-def spikes(losses, initial: float = LN4, learned: float = SPIKE_LEARNED, climb: float = SPIKE_CLIMB) -> list[Spike]:
+def spikes(losses, initial: float = LN4, armed: float = SPIKE_ARMED, climb: float = SPIKE_CLIMB) -> list[Spike]:
     """The course's kind of loss spike in one curve: once the loss has fallen to
-    ``learned * initial`` or below, a climb back at least ``climb`` of the way from its
+    ``armed * initial`` or below, a climb back at least ``climb`` of the way from its
     running minimum to ``initial`` (ln 4 for four balanced classes).
 
     Measured against the initial loss, not as ratios: jitter near zero (0.038 -> 0.126 is
@@ -78,7 +78,7 @@ def spikes(losses, initial: float = LN4, learned: float = SPIKE_LEARNED, climb: 
     open_: list | None = None  # [start, peak, low, high, climb]
     for t, v in enumerate(values):
         finite = math.isfinite(v)
-        if low <= learned * initial:
+        if low <= armed * initial:
             frac = (v - low) / (initial - low) if finite else math.inf
             if open_ is None and frac >= climb:
                 open_ = [t, t, low, v, frac]
@@ -94,9 +94,9 @@ def spikes(losses, initial: float = LN4, learned: float = SPIKE_LEARNED, climb: 
     return out
 
 
-def worst_climb(losses, initial: float = LN4, learned: float = SPIKE_LEARNED) -> float:
+def worst_climb(losses, initial: float = LN4, armed: float = SPIKE_ARMED) -> float:
     """The largest climb back toward ``initial`` (as a fraction of the way from the running
-    minimum, once the loss has fallen to ``learned * initial``); 0.0 for a curve that never
-    climbs or never learned. The continuous value behind :func:`spikes`."""
-    found = spikes(losses, initial, learned, climb=1e-12)
+    minimum, once the loss has fallen to ``armed * initial``); 0.0 for a curve that never
+    climbs or never got there. The continuous value behind :func:`spikes`."""
+    found = spikes(losses, initial, armed, climb=1e-12)
     return max((s.climb for s in found), default=0.0)

@@ -42,8 +42,11 @@ def _dotted(func: ast.expr) -> str:
         return _name(func)
 
 
-def _value(node: ast.expr) -> str:
-    """Source of an argument; numbers in one spelling (1e-3 and 0.001 are both 0.001)."""
+def _value(node: ast.expr, consts: dict[str, str] | None = None) -> str:
+    """Source of an argument; numbers in one spelling (1e-3 and 0.001 are both 0.001); a
+    notebook constant with its value (``CLIP_NORM (0.25)``)."""
+    if consts and isinstance(node, ast.Name) and node.id in consts:
+        return f"{node.id} ({consts[node.id]})"
     try:
         v = ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
@@ -51,9 +54,9 @@ def _value(node: ast.expr) -> str:
     return f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else ast.unparse(node)
 
 
-def _call_text(call: ast.Call, skip_first: bool = False) -> str:
-    args = [_value(a) for a in call.args[1 if skip_first else 0:]]
-    args += [f"{k.arg}={_value(k.value)}" if k.arg else f"**{ast.unparse(k.value)}" for k in call.keywords]
+def _call_text(call: ast.Call, skip_first: bool = False, consts: dict[str, str] | None = None) -> str:
+    args = [_value(a, consts) for a in call.args[1 if skip_first else 0:]]
+    args += [f"{k.arg}={_value(k.value, consts)}" if k.arg else f"**{ast.unparse(k.value)}" for k in call.keywords]
     return f"{_name(call.func)}({', '.join(args)})"
 
 
@@ -65,6 +68,18 @@ def _functions(cell_sources: Iterable[str]) -> dict[str, ast.FunctionDef]:
         for node in tree.body if tree else ():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 out[node.name] = node  # type: ignore[assignment]
+    return out
+
+
+def _constants(cell_sources: Iterable[str]) -> dict[str, str]:
+    """Top-level ``NAME = number`` assignments of the notebook (the last of each name)."""
+    out: dict[str, str] = {}
+    for src in cell_sources:
+        tree = _parse(src)
+        for node in tree.body if tree else ():
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                    and isinstance(node.value, ast.Constant) and isinstance(node.value.value, (int, float)):
+                out[node.targets[0].id] = _value(node.value)
     return out
 
 
@@ -92,6 +107,8 @@ def procedure_facts(training_cells: Iterable[str], cell_sources: Iterable[str]) 
     facts: dict[str, list[str]] = {k: [] for k in ("optimizer", "clipping", "hooks", "clamp", "scheduler", "init",
                                                    "seed", "epochs", "batch_size")}
 
+    consts = _constants(cell_sources)
+
     def add(key: str, text: str) -> None:
         if text not in facts[key]:
             facts[key].append(text)
@@ -101,15 +118,15 @@ def procedure_facts(training_cells: Iterable[str], cell_sources: Iterable[str]) 
             if isinstance(sub, ast.Call):
                 name, dotted = _name(sub.func), _dotted(sub.func)
                 if name in OPTIMIZERS:
-                    add("optimizer", _call_text(sub, skip_first=True))
+                    add("optimizer", _call_text(sub, True, consts))
                 elif name in CLIPPING:
-                    add("clipping", _call_text(sub, skip_first=True))
+                    add("clipping", _call_text(sub, True, consts))
                 elif name == "register_hook":
-                    add("hooks", _call_text(sub))
+                    add("hooks", _call_text(sub, False, consts))
                 elif name in ("clamp", "clamp_", "clip") and "grad" in ast.unparse(sub):
                     add("clamp", ast.unparse(sub))
                 elif "lr_scheduler" in dotted or name.endswith("LR") or name == "ReduceLROnPlateau":
-                    add("scheduler", _call_text(sub, skip_first=True))
+                    add("scheduler", _call_text(sub, True, consts))
                 elif "nn.init" in dotted or dotted.startswith("init."):
                     add("init", dotted)
                 elif name == "manual_seed" and sub.args:
@@ -137,6 +154,7 @@ def describe_changes(training_cells: Iterable[str], cell_sources: Iterable[str],
     """One line per difference from the course's procedure (empty: nothing changed)."""
     cell_sources = list(cell_sources)
     f = procedure_facts(training_cells, cell_sources)
+    f["clamp"] = [c for c in f["clamp"] if not any(c in h for h in f["hooks"])]  # shown with its hook
     lines = []
     optimizers = [o for o in f["optimizer"] if o.replace(" ", "") != COURSE["optimizer"]]
     if optimizers:

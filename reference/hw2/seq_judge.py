@@ -13,16 +13,22 @@ curve cannot decide. What does not flip is how *often* a procedure spikes:
   snapshots of the student's ``SimpleLSTM`` (every ``every`` optimizer steps: the
   course's spikes are short, most recover within an epoch, so one point per epoch misses
   most of them), with the provided model class, on grader data.
-* **A spike is what the course means**: once the loss has fallen to ``learned`` x ln 4,
-  a climb back at least ``climb`` of the way from its running minimum to ln 4
-  (metrics.spikes). Jitter near zero (0.038 -> 0.126: 6 % of the way) is no spike.
-* **Score by runs**: ``seq.no_spikes`` earns the fraction of runs that learned
-  (the detector armed) and never spiked. Calibration (benchmarks/calibrate_seq.py, the
-  numbers in the registry) found the course's procedure spiking several times in every
-  run at this resolution and robust fixes never, so both verdicts hold on every kernel
-  variant; a fix that only damps the spikes (clip-norm 1.0, a lower RMSprop rate) spikes
-  in most runs and earns little, and one that spikes rarely can earn a part that may
-  differ between machines by one run's share (stated in the message).
+* **A spike is what the course means**: once the loss has fallen to ``armed`` x ln 4
+  (the task nearly learned), a climb back at least ``climb`` of the way from its running
+  minimum to ln 4 (metrics.spikes). Jitter near zero (0.038 -> 0.126: 6 % of the way) is
+  no spike; relapses while still learning (0.45 -> 1.2, seen in robust fixes too) are
+  not counted either.
+* **Score by runs**: a run is judged when it learned something (loss below ``learned`` x
+  ln 4; a run stuck on the plateau is no evidence either way, and if no run learned the
+  check fails). ``seq.no_spikes`` earns ``(clean - lucky) / (judged - lucky)`` of its
+  points, ``clean`` being the judged runs without a spike: one clean run can be luck (the
+  course's own procedure has runs with few spikes), so with three runs: all clean -> full,
+  two -> half, one or none -> nothing. Calibration (benchmarks/calibrate_seq.py, numbers
+  in the registry) found the course's procedure spiking in nearly every run at this
+  resolution and robust fixes in none, so both verdicts hold on every kernel variant; a
+  fix that only damps the spikes (clip-norm 1.0, a lower RMSprop rate) spikes in most runs
+  and earns little; one that spikes rarely may earn half on one machine and all on
+  another (the message shows every run).
 * ``seq.accuracy`` is judged on the same runs: the median over runs of the accuracy
   held over the last ``tail`` of training (the lowest point there), so a run that ends
   high by luck between spikes is not enough, and one unlucky run is not fatal.
@@ -59,7 +65,7 @@ class SeqRun:
     losses: tuple[float, ...] = ()
     accs: tuple[float, ...] = ()
     spikes: tuple[Spike, ...] = ()
-    learned: bool = False
+    learned: bool = False  # judged: the loss fell below `learned` x ln 4
     error: str = ""
 
     @property
@@ -166,7 +172,7 @@ class SeqTraining:
 
     def runs(self, params: Mapping[str, Any], replies: Mapping[str, Reply], ctx: Any, check: Any) -> list[SeqRun]:
         snap = replies.get("snap")
-        shared = tuple(repr(params.get(k)) for k in ("seeds", "every", "n", "difficulty", "learned", "climb",
+        shared = tuple(repr(params.get(k)) for k in ("seeds", "every", "n", "difficulty", "learned", "armed", "climb",
                                                      "min_snapshots"))
         key = (shared, check.public, ctx.seed, tuple((k, id(r)) for k, r in sorted(replies.items())))
         cached = SeqTraining._last
@@ -199,7 +205,8 @@ class SeqTraining:
         x, y = data.temporal_order(int(params.get("n", 256)), params.get("difficulty", "MODERATE"),
                                    _seed(rng_for(ctx, "seq.curve", public=check.public)))
         evaluator = _Evaluator(x, y)
-        learned = float(params.get("learned", 0.5))
+        learned = float(params.get("learned", 0.75))
+        armed = float(params.get("armed", 0.3))
         climb = float(params.get("climb", 0.5))
         runs = []
         for label, group, err in groups:
@@ -218,7 +225,7 @@ class SeqTraining:
                                                 f"{str(exc).splitlines()[0][:200]}"))
                 continue
             runs.append(SeqRun(label, tuple(int(s["step"]) for s in chosen), tuple(losses), tuple(accs),
-                               tuple(spikes(losses, LN4, learned, climb)),
+                               tuple(spikes(losses, LN4, armed, climb)),
                                learned=min(losses) <= learned * LN4))
         return runs
 
@@ -247,23 +254,33 @@ class SeqTraining:
 
     def _spikes(self, params: Mapping[str, Any], runs: list[SeqRun], replies: Mapping[str, Reply], ctx: Any) -> Verdict:
         climb = float(params.get("climb", 0.5))
-        clean = sum(r.clean for r in runs)
-        frac = clean / len(runs)
-        worst = sorted(r.worst() if not r.error else math.inf for r in runs)
-        # the value that decided: every run below the threshold (pass), every run above it
-        # (fail), else the median; the margin is its distance to `climb`
-        value = worst[-1] if clean == len(runs) else worst[0] if clean == 0 else float(np.median(worst))
+        lucky = int(params.get("lucky", 1))
+        judged = [r for r in runs if not r.error and r.learned]
+        clean = sum(r.clean for r in judged)
+        worst = sorted(r.worst() for r in judged)
+        if not judged:
+            frac, value = 0.0, 0.0
+        else:
+            frac = max(0, clean - lucky) / (len(judged) - lucky) if len(judged) > lucky else 0.0
+            # the value that decided: every judged run below the threshold (full marks),
+            # the lucky-th largest above it (nothing), else the median; margin = distance to `climb`
+            value = worst[-1] if clean == len(judged) else worst[-1 - lucky] if frac == 0 and len(worst) > lucky \
+                else float(np.median(worst))
         course = params.get("course", "")
         head = (f"{clean} of {len(runs)} runs of your Section 8 procedure without a loss spike"
-                + (f" (the course's procedure: {course})" if course else "") + ". ")
+                + (f" ({len(judged)} judged: runs that learned)" if len(judged) < len(runs) else "")
+                + (f"; the course's procedure: {course}" if course else "")
+                + (f"; points for the clean runs beyond the first {lucky}" if lucky else "") + ". ")
+        if not judged:
+            head = f"no run of your Section 8 procedure learned (loss never below " \
+                   f"{float(params.get('learned', 0.75)):g} x ln 4), so its spikes cannot be judged. "
         lines = "; ".join(r.summary() for r in runs)
-        rule = (f" A spike: once the loss is below {float(params.get('learned', 0.5)):g} x ln 4, a climb back "
+        rule = (f" A spike: once the loss is below {float(params.get('armed', 0.3)):g} x ln 4, a climb back "
                 f"at least {_pct(climb)} of the way from its lowest point to ln 4 = {LN4:.3f} (losses recomputed "
                 f"on grader data from the model's weights every {int(params.get('every', 8))} optimizer steps).")
-        changes = self._changes(replies, ctx)
-        return Verdict(frac, head + lines + "." + rule + " " + changes,
-                       measure=Measure(value if math.isfinite(value) else 99.0, (climb,), higher_is_better=False,
-                                       name="largest climb back toward ln 4 (fraction of the way), per run"))
+        return Verdict(frac, head + lines + "." + rule + " " + self._changes(replies, ctx),
+                       measure=Measure(min(value, 99.0), (climb,), higher_is_better=False,
+                                       name="largest climb back toward ln 4 (fraction of the way) of the deciding run"))
 
     @staticmethod
     def _changes(replies: Mapping[str, Reply], ctx: Any) -> str:
