@@ -73,6 +73,7 @@ def worker(procedures: list[str], seeds: list[int] | None, variant: str) -> None
         def reseed(c):
             params = thaw(c.params)
             params["with"]["seeds"] = list(seeds)
+            params["with"]["max_count"] = 500 * (len(seeds) + 1)
             return dataclasses.replace(c, params=params)
         checks = [reseed(c) for c in checks]
     with open_runner() as runner:
@@ -83,65 +84,68 @@ def worker(procedures: list[str], seeds: list[int] | None, variant: str) -> None
             results, ok, _ = grade_notebook(rule, work / NAME, work, checks, assignment, Options(), runner)
             seconds = time.monotonic() - t0
             runs = SeqTraining._last[2] if SeqTraining._last else []
-            spikes_check = next(c for c in checks if c.id == "seq.no_spikes")
-            tail = float(next(c for c in checks if c.id == "seq.accuracy").params["with"].get("tail", 0.2))
             row = {"variant": variant, "procedure": proc, "seconds": round(seconds, 1), "executed_ok": ok,
-                   "checks": {r.id: {"points": r.points, "max": r.max_points,
-                                     "value": r.measure.value if r.measure else None,
-                                     "bounds": list(r.measure.bounds) if r.measure else None,
-                                     "margin": r.measure.margin if r.measure else None} for r in results},
-                   "runs": [{"label": r.label, "error": r.error, "learned": r.learned, "spikes": len(r.spikes),
-                             "worst": round(r.worst(), 3) if r.spikes else round(_worst_climb(r, spikes_check), 3),
-                             "held": round(r.held_accuracy(tail), 3)} for r in runs]}
+                   "points": {r.id: r.points for r in results},
+                   "runs": [{"label": r.label, "error": r.error, "steps": list(r.steps),
+                             "losses": [round(v, 5) for v in r.losses], "accs": [round(v, 5) for v in r.accs]}
+                            for r in runs]}
             print(json.dumps(row), flush=True)
 
 
-def _worst_climb(run, check) -> float:
-    """The largest climb of a run without spikes (how far below the threshold it stayed)."""
-    from reference.hw2.metrics import LN4, worst_climb
+def _judged(row: dict, params: dict):
+    """The runs of one saved row, judged with the registry's current parameters."""
+    from reference.hw2.seq_judge import SeqRun
 
-    if run.error or not run.losses:
-        return float("nan")
-    return worst_climb(run.losses, LN4, float(check.params["with"].get("armed", 0.3)))
+    return [SeqRun(u["label"], error=u["error"]) if u["error"] else
+            SeqRun.from_curve(u["label"], u["steps"], u["losses"], u["accs"], params) for u in row["runs"]]
 
 
 def table(rows: list[dict]) -> None:
+    """Re-judge the saved curves with the registry's parameters (so thresholds can be
+    tuned without re-running) and print the calibration table."""
     from grader import registry
+    from grader.registry import thaw
+    from reference.hw2.seq_judge import accuracy_verdict, spike_verdict
 
     assignment = registry.load_file(ROOT / "problems" / "nyu-dl-hw2-2025.yaml")
-    params = {c.id: c.params["with"] for c in assignment.checks if c.id in ("seq.no_spikes", "seq.accuracy")}
-    climb = float(params["seq.no_spikes"]["climb"])
-    th = params["seq.accuracy"]["thresholds"]
-    print(f"\nthresholds: spike = climb >= {climb:g} of the way back to ln 4 once the loss is below "
-          f"{params['seq.no_spikes']['armed']} x ln 4; accuracy zero {th['zero']}, full {th['full']}")
+    params = {c.id: thaw(c.params)["with"] for c in assignment.checks if c.id in ("seq.no_spikes", "seq.accuracy")}
+    ps, pa = params["seq.no_spikes"], params["seq.accuracy"]
+    climb, tail = float(ps["climb"]), float(pa.get("tail", 0.2))
+    print(f"\nthresholds: spike = climb >= {climb:g} of the way back to ln 4 once the loss is below {ps['armed']} x ln 4"
+          f" (runs judged when below {ps['learned']} x ln 4, lucky runs {ps.get('lucky', 1)}); accuracy held over the "
+          f"last {tail:g}: zero {pa['thresholds']['zero']}, full {pa['thresholds']['full']}")
     print(f"{'procedure':22s} {'variant':9s} {'s':>5s}  {'no_spikes':>9s} {'value':>6s} {'margin':>6s}  "
-          f"{'accuracy':>8s} {'value':>6s} {'margin':>6s}  runs: spikes/worst climb/held accuracy")
-    by_proc: dict[str, list[dict]] = {}
+          f"{'accuracy':>8s} {'value':>6s} {'margin':>6s}  runs: spikes/largest climb/held accuracy")
+    by_proc: dict[str, list[tuple[dict, list]]] = {}
     for r in rows:
-        by_proc.setdefault(r["procedure"], []).append(r)
+        by_proc.setdefault(r["procedure"], []).append((r, _judged(r, ps)))
     for proc, rs in by_proc.items():
-        for r in rs:
-            ns, acc = r["checks"]["seq.no_spikes"], r["checks"]["seq.accuracy"]
-            runs = " ".join(f"{'x' if u['error'] else ('-' if not u['learned'] else u['spikes'])}/"
-                            f"{u['worst']:.2f}/{u['held']:.2f}" for u in r["runs"])
-            print(f"{proc:22s} {r['variant']:9s} {r['seconds']:5.0f}  {ns['points']:4.1f}/{ns['max']:<4g} "
-                  f"{ns['value']:6.2f} {ns['margin']:6.2f}  {acc['points']:3.1f}/{acc['max']:<4g} "
-                  f"{acc['value']:6.3f} {acc['margin']:6.3f}  {runs}")
-        pts = {(c, r["checks"][c]["points"]) for r in rs for c in ("seq.no_spikes", "seq.accuracy")}
-        vals = [r["checks"]["seq.accuracy"]["value"] for r in rs]
-        flips = sorted({c for c, _ in pts if len({p for cc, p in pts if cc == c}) > 1})
-        print(f"{'':22s} spread over variants: accuracy value {max(vals) - min(vals):.3f}; "
-              f"points differ in: {', '.join(flips) or 'nothing'}")
-    course = [u for r in by_proc.get("course", []) for u in r["runs"] if not u["error"] and u["learned"]]
-    fixes = [u for p, rs in by_proc.items() if p in GENUINE for r in rs for u in r["runs"]
-             if not u["error"] and u["learned"]]
+        points = {"seq.no_spikes": set(), "seq.accuracy": set()}
+        values = {"seq.no_spikes": [], "seq.accuracy": []}
+        for r, runs in rs:
+            vs, va = spike_verdict(ps, runs), accuracy_verdict(pa, runs)
+            points["seq.no_spikes"].add(round(3 * vs.fraction, 2))
+            points["seq.accuracy"].add(round(va.fraction, 2))
+            values["seq.no_spikes"].append(vs.measure.value)
+            values["seq.accuracy"].append(va.measure.value)
+            desc = " ".join(f"{'x' if u.error else ('-' if not u.learned else len(u.spikes))}/{u.top:.2f}/"
+                            f"{u.held_accuracy(tail):.2f}" for u in runs)
+            print(f"{proc:22s} {r['variant']:9s} {r['seconds']:5.0f}  {3 * vs.fraction:4.1f}/3    "
+                  f"{vs.measure.value:6.2f} {vs.measure.margin:6.2f}  {va.fraction:4.2f}/1   "
+                  f"{va.measure.value:6.3f} {va.measure.margin:6.3f}  {desc}")
+        spread = {k: max(v) - min(v) for k, v in values.items()}
+        flips = [k for k, v in points.items() if len(v) > 1]
+        print(f"{'':22s} spread over variants: no_spikes value {spread['seq.no_spikes']:.2f}, accuracy value "
+              f"{spread['seq.accuracy']:.3f}; points differ between variants in: {', '.join(flips) or 'nothing'}")
+    course = [u for r, runs in by_proc.get("course", []) for u in runs if not u.error and u.learned]
+    fixes = [u for p, rs in by_proc.items() if p in GENUINE for r, runs in rs for u in runs
+             if not u.error and u.learned]
     if course and fixes:
-        lo = min(u["worst"] for u in course)
-        hi = max(u["worst"] for u in fixes)
-        print(f"\nspike gap: the course's weakest run climbs {lo:.2f} of the way back, the robust fixes' strongest "
-              f"{hi:.2f}; threshold {climb:g} (margins {lo - climb:+.2f} / {climb - hi:+.2f})")
-        print(f"course runs with at least one spike: {sum(u['spikes'] > 0 for u in course)} of {len(course)}; "
-              f"spikes per course run: median {statistics.median(u['spikes'] for u in course):g}")
+        lo, hi = min(u.top for u in course), max(u.top for u in fixes)
+        print(f"\nspike gap: the course's weakest run climbs {lo:.2f} of the way back to ln 4, the robust fixes' "
+              f"strongest {hi:.2f}; threshold {climb:g} (margins {lo - climb:+.2f} / {climb - hi:+.2f})")
+        print(f"course runs with at least one spike: {sum(bool(u.spikes) for u in course)} of {len(course)}; "
+              f"spikes per course run: median {statistics.median(len(u.spikes) for u in course):g}")
 
 
 # fixes that stay smooth when re-run (the others only damp the spikes)

@@ -44,6 +44,7 @@ class Snapshotter:
         self.instances: list[weakref.ref] = []
         self.ids: set[int] = set()
         self.steps = 0
+        self.offset = 0  # snapshots after every `every` steps counted from here (a re-run restarts it)
         self.count = 0
         self.bytes = 0
         self.handles: list[Any] = []
@@ -68,6 +69,7 @@ class Snapshotter:
     def _cell(self, info: Any) -> None:
         if self.record_cells:
             self.cells.append(str(getattr(info, "raw_cell", "") or ""))
+            self.offset = self.steps  # every cell's snapshots fall on the same steps of its own count
 
     def training_cells(self) -> tuple[int, list[str]]:
         """(ordinal of the cell that stepped the most-snapshotted instance, all cell
@@ -84,7 +86,7 @@ class Snapshotter:
 
     def _post_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         self.steps += 1
-        if self.stopped or self.steps % self.every:
+        if self.stopped or (self.steps - self.offset) % self.every:
             return
         try:
             stepped = {id(p) for g in optimizer.param_groups for p in g["params"]}

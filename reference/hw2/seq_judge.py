@@ -47,7 +47,7 @@ import numpy as np
 from grader.checks.base import Measure, Reply, Request, Verdict, rng_for
 
 from . import data
-from .metrics import LN4, Spike, spikes
+from .metrics import LN4, Spike, spikes, worst_climb
 
 RERUN = "rerun_training"
 
@@ -67,13 +67,21 @@ class SeqRun:
     spikes: tuple[Spike, ...] = ()
     learned: bool = False  # judged: the loss fell below `learned` x ln 4
     error: str = ""
+    top: float = 0.0  # the largest climb back toward ln 4, spike or not (the measured value)
 
     @property
     def clean(self) -> bool:
         return not self.error and self.learned and not self.spikes
 
-    def worst(self) -> float:
-        return max((s.climb for s in self.spikes), default=0.0)
+    @classmethod
+    def from_curve(cls, label: str, steps, losses, accs, params: Mapping[str, Any]) -> "SeqRun":
+        """A run judged with the registry's `learned`, `armed` and `climb`."""
+        losses = tuple(float(v) for v in losses)
+        armed = float(params.get("armed", 0.3))
+        found = spikes(losses, LN4, armed, float(params.get("climb", 0.5)))
+        return cls(label, tuple(int(s) for s in steps), losses, tuple(float(a) for a in accs), tuple(found),
+                   learned=min(losses, default=math.inf) <= float(params.get("learned", 0.75)) * LN4,
+                   top=worst_climb(losses, LN4, armed))
 
     def held_accuracy(self, tail: float) -> float:
         """The lowest accuracy over the last `tail` of the run (0.0 for a failed run)."""
@@ -205,9 +213,6 @@ class SeqTraining:
         x, y = data.temporal_order(int(params.get("n", 256)), params.get("difficulty", "MODERATE"),
                                    _seed(rng_for(ctx, "seq.curve", public=check.public)))
         evaluator = _Evaluator(x, y)
-        learned = float(params.get("learned", 0.75))
-        armed = float(params.get("armed", 0.3))
-        climb = float(params.get("climb", 0.5))
         runs = []
         for label, group, err in groups:
             chosen = _pick(group)
@@ -224,9 +229,7 @@ class SeqTraining:
                 runs.append(SeqRun(label, error="the trained SimpleLSTM does not match the provided model: "
                                                 f"{str(exc).splitlines()[0][:200]}"))
                 continue
-            runs.append(SeqRun(label, tuple(int(s["step"]) for s in chosen), tuple(losses), tuple(accs),
-                               tuple(spikes(losses, LN4, armed, climb)),
-                               learned=min(losses) <= learned * LN4))
+            runs.append(SeqRun.from_curve(label, [s["step"] for s in chosen], losses, accs, params))
         return runs
 
     # -- verdicts ------------------------------------------------------------------------
@@ -236,51 +239,9 @@ class SeqTraining:
             return Verdict(0.0, f"recording the training failed: {snap.error if snap else 'not run'}", "error")
         runs = self.runs(params, replies, ctx, check)
         if params["part"] == "accuracy":
-            return self._accuracy(params, runs)
-        return self._spikes(params, runs, replies, ctx)
-
-    def _accuracy(self, params: Mapping[str, Any], runs: list[SeqRun]) -> Verdict:
-        tail = float(params.get("tail", 0.2))
-        zero, full = float(params["thresholds"]["zero"]), float(params["thresholds"]["full"])
-        held = sorted(r.held_accuracy(tail) for r in runs)
-        value = float(np.median(held))
-        frac = min(1.0, max(0.0, (value - zero) / (full - zero)))
-        per_run = ", ".join(f"{r.label} {r.held_accuracy(tail):.3f}" for r in runs)
-        return Verdict(frac, f"accuracy held over the last {100 * tail:.0f} % of training, median over {len(runs)} "
-                             f"runs: {value:.3f} ({per_run}; full marks at {full:g}, none at {zero:g}; recomputed "
-                             f"on grader data)",
-                       measure=Measure(value, (zero, full), name="median over runs of the lowest accuracy "
-                                                                 "over the last part of training"))
-
-    def _spikes(self, params: Mapping[str, Any], runs: list[SeqRun], replies: Mapping[str, Reply], ctx: Any) -> Verdict:
-        climb = float(params.get("climb", 0.5))
-        lucky = int(params.get("lucky", 1))
-        judged = [r for r in runs if not r.error and r.learned]
-        clean = sum(r.clean for r in judged)
-        worst = sorted(r.worst() for r in judged)
-        if not judged:
-            frac, value = 0.0, 0.0
-        else:
-            frac = max(0, clean - lucky) / (len(judged) - lucky) if len(judged) > lucky else 0.0
-            # the value that decided: every judged run below the threshold (full marks),
-            # the lucky-th largest above it (nothing), else the median; margin = distance to `climb`
-            value = worst[-1] if clean == len(judged) else worst[-1 - lucky] if frac == 0 and len(worst) > lucky \
-                else float(np.median(worst))
-        course = params.get("course", "")
-        head = (f"{clean} of {len(runs)} runs of your Section 8 procedure without a loss spike"
-                + (f" ({len(judged)} judged: runs that learned)" if len(judged) < len(runs) else "")
-                + (f"; the course's procedure: {course}" if course else "")
-                + (f"; points for the clean runs beyond the first {lucky}" if lucky else "") + ". ")
-        if not judged:
-            head = f"no run of your Section 8 procedure learned (loss never below " \
-                   f"{float(params.get('learned', 0.75)):g} x ln 4), so its spikes cannot be judged. "
-        lines = "; ".join(r.summary() for r in runs)
-        rule = (f" A spike: once the loss is below {float(params.get('armed', 0.3)):g} x ln 4, a climb back "
-                f"at least {_pct(climb)} of the way from its lowest point to ln 4 = {LN4:.3f} (losses recomputed "
-                f"on grader data from the model's weights every {int(params.get('every', 8))} optimizer steps).")
-        return Verdict(frac, head + lines + "." + rule + " " + self._changes(replies, ctx),
-                       measure=Measure(min(value, 99.0), (climb,), higher_is_better=False,
-                                       name="largest climb back toward ln 4 (fraction of the way) of the deciding run"))
+            return accuracy_verdict(params, runs)
+        v = spike_verdict(params, runs)
+        return Verdict(v.fraction, v.message + " " + self._changes(replies, ctx), v.status, v.measure)
 
     @staticmethod
     def _changes(replies: Mapping[str, Reply], ctx: Any) -> str:
@@ -296,3 +257,50 @@ class SeqTraining:
         found = describe_changes(cells, ctx.notebook.cell_sources)
         return ("Changes to the course's training procedure: " + "; ".join(found) + "."
                 if found else "No change to the course's training procedure found in the code.")
+
+
+def accuracy_verdict(params: Mapping[str, Any], runs: list[SeqRun]) -> Verdict:
+    """seq.accuracy: the median over runs of the accuracy held over the last `tail` of training."""
+    tail = float(params.get("tail", 0.2))
+    zero, full = float(params["thresholds"]["zero"]), float(params["thresholds"]["full"])
+    held = sorted(r.held_accuracy(tail) for r in runs)
+    value = float(np.median(held))
+    frac = min(1.0, max(0.0, (value - zero) / (full - zero)))
+    per_run = ", ".join(f"{r.label} {r.held_accuracy(tail):.3f}" for r in runs)
+    return Verdict(frac, f"accuracy held over the last {100 * tail:.0f} % of training, median over {len(runs)} "
+                         f"runs: {value:.3f} ({per_run}; full marks at {full:g}, none at {zero:g}; recomputed "
+                         f"on grader data)",
+                   measure=Measure(value, (zero, full), name="median over runs of the lowest accuracy "
+                                                             "over the last part of training"))
+
+
+def spike_verdict(params: Mapping[str, Any], runs: list[SeqRun]) -> Verdict:
+    """seq.no_spikes without the change report: points for the clean runs beyond the `lucky` first."""
+    climb = float(params.get("climb", 0.5))
+    lucky = int(params.get("lucky", 1))
+    judged = [r for r in runs if not r.error and r.learned]
+    clean = sum(r.clean for r in judged)
+    worst = sorted(r.top for r in judged)
+    if not judged:
+        frac, value = 0.0, 0.0
+    else:
+        frac = max(0, clean - lucky) / (len(judged) - lucky) if len(judged) > lucky else 0.0
+        # the value that decided: every judged run below the threshold (full marks),
+        # the lucky-th largest above it (nothing), else the median; margin = distance to `climb`
+        value = worst[-1] if clean == len(judged) else worst[-1 - lucky] if frac == 0 and len(worst) > lucky \
+            else float(np.median(worst))
+    course = params.get("course", "")
+    head = (f"{clean} of {len(runs)} runs of your Section 8 procedure without a loss spike"
+            + (f" ({len(judged)} judged: runs that learned)" if len(judged) < len(runs) else "")
+            + (f"; the course's procedure: {course}" if course else "")
+            + (f"; points for the clean runs beyond the first {lucky}" if lucky else "") + ". ")
+    if not judged:
+        head = f"no run of your Section 8 procedure learned (loss never below " \
+               f"{float(params.get('learned', 0.75)):g} x ln 4), so its spikes cannot be judged. "
+    lines = "; ".join(r.summary() for r in runs)
+    rule = (f" A spike: once the loss is below {float(params.get('armed', 0.3)):g} x ln 4, a climb back "
+            f"at least {_pct(climb)} of the way from its lowest point to ln 4 = {LN4:.3f} (losses recomputed "
+            f"on grader data from the model's weights every {int(params.get('every', 8))} optimizer steps).")
+    return Verdict(frac, head + lines + "." + rule,
+                   measure=Measure(min(value, 99.0), (climb,), higher_is_better=False,
+                                   name="largest climb back toward ln 4 (fraction of the way) of the deciding run"))

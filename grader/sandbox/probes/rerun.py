@@ -47,7 +47,7 @@ def rerun_training(ctx: ProbeContext, args: dict) -> Any:
 
     saved = [(obj, name, getattr(obj, name)) for obj, name in _SEEDERS]
     rebound = [k for k, v in ctx.ns.items() if v is R.manual_seed]
-    start = snap.steps
+    start = snap.offset = snap.steps  # the re-run's snapshots fall on the same steps as the run's
     snap.record_cells = False
     try:
         for obj, name, _ in saved:
