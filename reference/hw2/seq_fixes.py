@@ -89,6 +89,11 @@ PROCEDURES = {p.name: p for p in (
     Procedure("cosine-clip-norm-1", "cosine schedule (extra train_and_test parameter) + clip_grad_norm_ 1.0",
               before_step=_clip_norm(1.0), scheduler_param=True,
               section8_extra="scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=100)"),
+    # the reference's clipping without its decay, and with a decay too fast (planted bugs)
+    Procedure("clip-0.25", "clip_grad_norm_ 0.25 inside train, no decay", before_step=_clip_norm(0.25)),
+    Procedure("clip-0.25-decay-0.95", "clip_grad_norm_ 0.25 + ExponentialLR 0.95 (an extra train_and_test parameter)",
+              before_step=_clip_norm(0.25), scheduler_param=True,
+              section8_extra="scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.95)"),
     Procedure("adam-5e-4-clip-0.005", "Adam lr 5e-4 + clip_grad_norm_ 0.005, train returns a 4-tuple",
               optimizer="optimizer = torch.optim.Adam(model.parameters(), lr=5e-4)", before_step=_clip_norm(0.005),
               four_tuple=True),

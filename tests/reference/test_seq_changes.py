@@ -31,6 +31,9 @@ EXPECTED = {
     "cosine-clip-norm-1": ["gradient clipping: clip_grad_norm_(max_norm=1)",  # in train
                            "learning-rate schedule: CosineAnnealingLR(T_max=100)"],  # an extra train_and_test parameter
     "adam-5e-4-clip-0.005": ["optimizer Adam(lr=0.0005)", "gradient clipping: clip_grad_norm_(max_norm=0.005)"],
+    "clip-0.25": ["gradient clipping: clip_grad_norm_(max_norm=0.25)"],
+    "clip-0.25-decay-0.95": ["gradient clipping: clip_grad_norm_(max_norm=0.25)",
+                             "learning-rate schedule: ExponentialLR(gamma=0.95)"],
 }
 
 
