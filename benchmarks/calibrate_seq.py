@@ -178,13 +178,13 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--worker", variant, "--procedures", ",".join(procedures)]
         if a.seeds:
             cmd += ["--seeds", a.seeds]
-        proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, check=False)
-        for line in proc.stdout.splitlines():
-            if line.startswith("{"):
-                rows.append(json.loads(line))
-                if out:
-                    out.write(line + "\n")
-                    out.flush()
+        with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True) as proc:
+            for line in proc.stdout:  # streamed: a long calibration keeps what it measured
+                if line.startswith("{"):
+                    rows.append(json.loads(line))
+                    if out:
+                        out.write(line)
+                        out.flush()
     table(rows)
 
 

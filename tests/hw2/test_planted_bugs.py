@@ -16,13 +16,13 @@ Where the obvious bug cannot cost its check alone, the bug is one that isolates 
 either, so the shape bugs add one spare class; a CNN without any non-linearity cannot learn
 the stripes, so that bug keeps (global) max pooling; a gate without softmax makes BCELoss
 fail in training, so that bug moves the softmax into the mixture; the course's procedure
-(no clipping, no decay) leaves the model at ~0.87, so the spike bug only drops the decay.
-A SimpleLSTM whose forward computes something else cannot be isolated: the grader
-recomputes the loss curve with the *provided* class on the student's weights, so the
-curve changes too (a ReLU before the linear layer: 2 spikes, final accuracy 0.764). Such
-changes, and others to provided code, are judged by the integrity check alone
-(test_provided_code_changes_are_caught, no sandbox); seq.provided's sandbox run is the
-seed bug (seed 6: seeds 2, 7 and 8 give the solution's own procedure spikes).
+(no clipping, no decay) fails both seq training checks, so the spike bug only drops the
+decay (and may cost the held accuracy too: `Bug.also`). A SimpleLSTM whose forward
+computes something else cannot be isolated: the grader recomputes the loss curves with the
+*provided* class on the student's weights, so they change too. Such changes, and others to
+provided code, are judged by the integrity check alone (test_provided_code_changes_are_caught,
+no sandbox); seq.provided's sandbox run is the seed bug (seed 2, one of the grader's own
+re-run seeds, so its runs are the reference's).
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ class Bug:
     append: tuple[str, ...] = ()
     expect: float = 0.0  # points the target check keeps
     message: str = ""  # a fragment of the target check's message
+    also: tuple[str, ...] = ()  # checks that may fall with it (their points are not asserted)
 
     def __str__(self) -> str:
         return self.name
@@ -204,26 +205,27 @@ MOE_BUGS = [
 
 # ----------------------------------------------------------------------------- seq_classification
 
-# Section 8 with the solution's procedure (clip 0.25, decay 0.98), by seed, as the grader
-# recomputes it (spikes / final accuracy on grader data): 1: none / 1.000, 2: 2 / 0.998,
-# 3: none / 0.982, 4: none / 0.980, 5: none / 0.959, 6: none / 1.000, 7: 8 / 0.990,
-# 8: 4 / 0.998. So a changed seed can cost the spike check even with a right procedure;
-# seed 6 does not, and keeps the test to seq.provided. Procedures on seed 1: clipping
-# without decay 10 spikes / 1.000; decay without clipping none / 1.000 (so "clip after
-# step" is no bug here); decay 0.95 none / 0.787 (0.93: none / 0.605, which the spike
-# check's "did not learn" floor of 0.6 would nearly catch as well).
+# Section 8 is judged on runs of the notebook's procedure (quick.yaml: the notebook's own run
+# and a re-run under seed 2), spikes and held accuracy recomputed from weight snapshots
+# (reference/hw2/seq_judge.py). The seed bug sets the seed to 2, one of the grader's re-run
+# seeds: its runs are the reference's own seed-2 run, clean on every kernel variant measured
+# (benchmarks/calibrate_seq.py), so the training checks keep their points. Clipping without
+# the decay spikes like the course's procedure; its spikes can fall in the last part of
+# training, where they also lower the held accuracy (seq.accuracy may fall with it: a
+# procedure that spikes late does not hold its accuracy). A decay of 0.95 per epoch never
+# spikes but stalls near 0.8 accuracy.
 SEQ_BUGS = [
-    Bug("seq-seed-6", SEQ, "seq.provided", "the provided seed changed to 6",
-        edits=(Edit("torch.manual_seed(1)", "torch.manual_seed(6)"),),
+    Bug("seq-seed-2", SEQ, "seq.provided", "the provided seed changed to 2",
+        edits=(Edit("torch.manual_seed(1)", "torch.manual_seed(2)"),),
         message="changed: `torch.manual_seed`"),
     Bug("seq-no-lr-decay", SEQ, "seq.no_spikes", "the learning-rate scheduler is never stepped: "
         "clipping alone leaves spikes",
         edits=(Edit("        scheduler.step()\n", ""),),
-        message="loss spike(s)"),
+        message=" spike(s), the highest at optimizer step ", also=("seq.accuracy",)),
     Bug("seq-fast-lr-decay", SEQ, "seq.accuracy", "the learning rate decays by 0.95 per epoch instead of 0.98: "
-        "no spike, but training stalls (final accuracy ~0.79 on grader data)",
+        "no spike, but training stalls (held accuracy ~0.8 on grader data)",
         edits=(Edit("LR_DECAY = 0.98", "LR_DECAY = 0.95"),),
-        message="final accuracy 0.7"),
+        message="median over 2 runs: 0."),
 ]
 
 ALL_BUGS = CNN_BUGS + RNN_BUGS + MOE_BUGS + SEQ_BUGS
@@ -257,7 +259,7 @@ def test_planted_bug_costs_exactly_its_check(bug, grade_one, quick, quick_refere
     assert target.points < target.max_points, dump
     assert bug.message in target.message, dump
     for check_id, result in got.results.items():
-        if check_id != bug.check:
+        if check_id != bug.check and check_id not in bug.also:
             assert result.points == ref.results[check_id].points == result.max_points, dump
     # no bug here makes its notebook fail to run (no execution penalty on top)
     assert got.executed_ok, dump
@@ -279,8 +281,8 @@ def test_quick_reference_scores_full_marks_with_margin(quick, quick_reference):
 
 
 def test_quick_registry_only_shrinks_the_training_checks(real, quick):
-    """quick.yaml extends the real registry and overrides the four training checks by id;
-    everything else (points, files, the other checks) is the real registry's."""
+    """quick.yaml extends the real registry and overrides the four training checks and the
+    seq runs by id; everything else (points, files, the other checks) is the real registry's."""
     from grader.registry import thaw
 
     assert [(c.id, c.notebook, c.kind, c.points) for c in quick.checks] == \
@@ -289,15 +291,17 @@ def test_quick_registry_only_shrinks_the_training_checks(real, quick):
     assert quick.penalties == real.penalties and quick.max_score == real.max_score
     real_params = {c.id: thaw(c.params) for c in real.checks}
     changed = {c.id for c in quick.checks if thaw(c.params) != real_params[c.id]}
-    assert changed == {"cnn.train", "rnn.train", "rnn.vd_train", "moe.trained"}
+    assert changed == {"cnn.train", "rnn.train", "rnn.vd_train", "moe.trained", "seq.no_spikes", "seq.accuracy"}
     batches = {c.id: c.params["loader"]["max_batches"] for c in quick.checks if c.kind == "train"}
     # the RNN budgets shrink (the expensive part); cnn.train keeps the real 48 batches with a
     # lower bar, so that CNNs that are right except for one structure requirement clear it too
     assert batches == {"cnn.train": 48, "rnn.train": 400, "rnn.vd_train": 150}
     assert real_params["rnn.train"]["loader"]["max_batches"] == 1600
     assert real_params["rnn.vd_train"]["loader"]["max_batches"] == 3000
-    seq = [c.id for c in real.checks if c.notebook == "seq_classification.ipynb"]
-    assert all(thaw(next(q for q in quick.checks if q.id == i).params) == real_params[i] for i in seq)
+    for check_id in ("seq.no_spikes", "seq.accuracy"):  # one re-run seed fewer, nothing else
+        got = thaw(next(q for q in quick.checks if q.id == check_id).params)
+        assert got["with"].pop("seeds") == [2] and real_params[check_id]["with"].pop("seeds") == [2, 3]
+        assert got == real_params[check_id]
 
 
 # The integrity check alone (no sandbox: `run_code=False`) on changes the runs above do not
