@@ -261,7 +261,7 @@ class SeqTraining:
 
 def accuracy_verdict(params: Mapping[str, Any], runs: list[SeqRun]) -> Verdict:
     """seq.accuracy: the median over runs of the accuracy held over the last `tail` of training."""
-    tail = float(params.get("tail", 0.2))
+    tail = float(params.get("tail", 0.25))
     zero, full = float(params["thresholds"]["zero"]), float(params["thresholds"]["full"])
     held = sorted(r.held_accuracy(tail) for r in runs)
     value = float(np.median(held))
