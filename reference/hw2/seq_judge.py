@@ -78,7 +78,7 @@ class SeqRun:
         """A run judged with the registry's `learned`, `armed` and `climb`."""
         losses = tuple(float(v) for v in losses)
         armed = float(params.get("armed", 0.3))
-        found = spikes(losses, LN4, armed, float(params.get("climb", 0.5)))
+        found = spikes(losses, LN4, armed, float(params.get("climb", 0.4)))
         return cls(label, tuple(int(s) for s in steps), losses, tuple(float(a) for a in accs), tuple(found),
                    learned=min(losses, default=math.inf) <= float(params.get("learned", 0.75)) * LN4,
                    top=worst_climb(losses, LN4, armed))
@@ -276,7 +276,7 @@ def accuracy_verdict(params: Mapping[str, Any], runs: list[SeqRun]) -> Verdict:
 
 def spike_verdict(params: Mapping[str, Any], runs: list[SeqRun]) -> Verdict:
     """seq.no_spikes without the change report: points for the clean runs beyond the `lucky` first."""
-    climb = float(params.get("climb", 0.5))
+    climb = float(params.get("climb", 0.4))
     lucky = int(params.get("lucky", 1))
     judged = [r for r in runs if not r.error and r.learned]
     clean = sum(r.clean for r in judged)
