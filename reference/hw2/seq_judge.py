@@ -293,7 +293,8 @@ def spike_verdict(params: Mapping[str, Any], runs: list[SeqRun]) -> Verdict:
     head = (f"{clean} of {len(runs)} runs of your Section 8 procedure without a loss spike"
             + (f" ({len(judged)} judged: runs that learned)" if len(judged) < len(runs) else "")
             + (f"; the course's procedure: {course}" if course else "")
-            + (f"; points for the clean runs beyond the first {lucky}" if lucky else "") + ". ")
+            + (f"; points: (clean runs - {lucky}) / (judged runs - {lucky}), as a clean run can be luck" if lucky else "")
+            + ". ")
     if not judged:
         head = f"no run of your Section 8 procedure learned (loss never below " \
                f"{float(params.get('learned', 0.75)):g} x ln 4), so its spikes cannot be judged. "
