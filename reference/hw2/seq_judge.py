@@ -20,7 +20,7 @@ curve cannot decide. What does not flip is how *often* a procedure spikes:
   not counted either.
 * **Score by runs**: a run is judged when it learned something (loss below ``learned`` x
   ln 4; a run stuck on the plateau is no evidence either way, and if no run learned the
-  check fails). ``seq.no_spikes`` earns ``(clean - lucky) / (judged - lucky)`` of its
+  check fails; a run that could not be re-run counts and is not clean). ``seq.no_spikes`` earns ``(clean - lucky) / (judged - lucky)`` of its
   points, ``clean`` being the judged runs without a spike: one clean run can be luck (the
   course's own procedure has runs with few spikes), so with three runs: all clean -> full,
   two -> half, one or none -> nothing. Calibration (benchmarks/calibrate_seq.py, numbers
@@ -282,10 +282,10 @@ def spike_verdict(params: Mapping[str, Any], runs: list[SeqRun]) -> Verdict:
     """seq.no_spikes without the change report: points for the clean runs beyond the `lucky` first."""
     climb = float(params.get("climb", 0.4))
     lucky = int(params.get("lucky", 1))
-    judged = [r for r in runs if not r.error and r.learned]
+    judged = [r for r in runs if r.error or r.learned]  # a run that could not be re-run earns nothing
     clean = sum(r.clean for r in judged)
-    worst = sorted(r.top for r in judged)
-    if not judged:
+    worst = sorted(math.inf if r.error else r.top for r in judged)
+    if not any(r.learned for r in judged):
         frac, value = 0.0, 0.0
     else:
         frac = max(0, clean - lucky) / (len(judged) - lucky) if len(judged) > lucky else 0.0
@@ -295,11 +295,11 @@ def spike_verdict(params: Mapping[str, Any], runs: list[SeqRun]) -> Verdict:
             else float(np.median(worst))
     course = params.get("course", "")
     head = (f"{clean} of {len(runs)} runs of your Section 8 procedure without a loss spike"
-            + (f" ({len(judged)} judged: runs that learned)" if len(judged) < len(runs) else "")
+            + (f" ({len(judged)} judged: a run that never learned is left out)" if len(judged) < len(runs) else "")
             + (f"; the course's procedure: {course}" if course else "")
             + (f"; points: (clean runs - {lucky}) / (judged runs - {lucky}), as a clean run can be luck" if lucky else "")
             + ". ")
-    if not judged:
+    if not any(r.learned for r in judged):
         head = f"no run of your Section 8 procedure learned (loss never below " \
                f"{float(params.get('learned', 0.75)):g} x ln 4), so its spikes cannot be judged. "
     lines = "; ".join(r.summary() for r in runs)
