@@ -145,7 +145,7 @@ def table(rows: list[dict]) -> None:
         lo, hi, hc = min(u.top for u in course), max(u.top for u in smooth), max(u.top for u in clean)
         print(f"\nspike gap: the course's weakest run climbs {lo:.2f} of the way back to ln 4; the smooth fixes' "
               f"({', '.join(SMOOTH)}) strongest run {hi:.2f}, the strongest clean run of any fix {hc:.2f}; "
-              f"threshold {climb:g} (margins {lo - climb:+.2f} / {climb - hc:+.2f})")
+              f"threshold {climb:g} (margins {lo - climb:+.2f} / {climb - hi:+.2f} to the smooth fixes)")
         print(f"course runs with at least one spike: {sum(bool(u.spikes) for u in course)} of {len(course)}; "
               f"spikes per course run: median {statistics.median(len(u.spikes) for u in course):g}")
     for p, rs in by_proc.items():
