@@ -154,7 +154,7 @@ def table(rows: list[dict]) -> None:
 
 
 # procedures whose runs stay smooth (the others only damp the spikes, or spike now and then)
-SMOOTH = ("reference", "adamw-clip-value-1", "adam-5e-4-clip-0.005")
+SMOOTH = ("reference", "adamw-clip-value-1")
 
 
 def main() -> None:

@@ -163,9 +163,8 @@ def grade_one(runner, tmp_path_factory):
 def quick_reference(grade_one, quick, request):
     """The solution notebooks graded with the quick registry (cached per notebook).
 
-    seq_classification's quick checks judge a subset of the real ones' runs (the notebook's
-    and seed 2, test_quick_registry_*), so its ~45 s run is not repeated: its results come
-    from `reference_graded` (full marks there means full marks on the subset).
+    seq_classification's checks are the real registry's (test_quick_registry_* checks it),
+    so its run (~45 s: three runs of Section 8) is not repeated: its results come from `reference_graded`.
     """
     cache: dict[str, NotebookGrade] = {}
 

@@ -205,15 +205,15 @@ MOE_BUGS = [
 
 # ----------------------------------------------------------------------------- seq_classification
 
-# Section 8 is judged on runs of the notebook's procedure (quick.yaml: the notebook's own run
-# and a re-run under seed 2), spikes and held accuracy recomputed from weight snapshots
-# (reference/hw2/seq_judge.py). The seed bug sets the seed to 2, one of the grader's re-run
-# seeds: its runs are the reference's own seed-2 run, clean on every kernel variant measured
-# (benchmarks/calibrate_seq.py), so the training checks keep their points. Clipping without
-# the decay spikes like the course's procedure; its spikes can fall in the last part of
-# training, where they also lower the held accuracy (seq.accuracy may fall with it: a
-# procedure that spikes late does not hold its accuracy). A decay of 0.95 per epoch never
-# spikes but stalls near 0.8 accuracy.
+# Section 8 is judged on three runs of the notebook's procedure (its own, re-runs under seeds
+# 2 and 3), spikes and held accuracy recomputed from weight snapshots (reference/hw2/
+# seq_judge.py; numbers from benchmarks/calibrate_seq.py, native kernels). The seed bug sets
+# the seed to 2, one of the grader's re-run seeds: its runs are the reference's own seed-2
+# run, clean on every kernel variant measured, so the training checks keep their points.
+# Clipping without the decay spikes in every run (19, 8, 11 spikes); its spikes also lower
+# the accuracy held at the end (0.62, 0.35, 0.43: seq.accuracy falls with it, as for any
+# procedure that spikes late). A decay of 0.95 per epoch never spikes (two runs learn, one
+# never does) but holds only 0.76, 0.52, 0.24: median 0.52, none at 0.65.
 SEQ_BUGS = [
     Bug("seq-seed-2", SEQ, "seq.provided", "the provided seed changed to 2",
         edits=(Edit("torch.manual_seed(1)", "torch.manual_seed(2)"),),
@@ -223,9 +223,9 @@ SEQ_BUGS = [
         edits=(Edit("        scheduler.step()\n", ""),),
         message=" spike(s), the highest at optimizer step ", also=("seq.accuracy",)),
     Bug("seq-fast-lr-decay", SEQ, "seq.accuracy", "the learning rate decays by 0.95 per epoch instead of 0.98: "
-        "no spike, but training stalls (held accuracy ~0.8 on grader data)",
+        "no spike, but training stalls (held accuracy ~0.5 on grader data)",
         edits=(Edit("LR_DECAY = 0.98", "LR_DECAY = 0.95"),),
-        message="median over 2 runs: 0."),
+        message="median over 3 runs: 0."),
 ]
 
 ALL_BUGS = CNN_BUGS + RNN_BUGS + MOE_BUGS + SEQ_BUGS
@@ -281,8 +281,8 @@ def test_quick_reference_scores_full_marks_with_margin(quick, quick_reference):
 
 
 def test_quick_registry_only_shrinks_the_training_checks(real, quick):
-    """quick.yaml extends the real registry and overrides the four training checks and the
-    seq runs by id; everything else (points, files, the other checks) is the real registry's."""
+    """quick.yaml extends the real registry and overrides the four training checks by id;
+    everything else (points, files, the other checks) is the real registry's."""
     from grader.registry import thaw
 
     assert [(c.id, c.notebook, c.kind, c.points) for c in quick.checks] == \
@@ -291,17 +291,15 @@ def test_quick_registry_only_shrinks_the_training_checks(real, quick):
     assert quick.penalties == real.penalties and quick.max_score == real.max_score
     real_params = {c.id: thaw(c.params) for c in real.checks}
     changed = {c.id for c in quick.checks if thaw(c.params) != real_params[c.id]}
-    assert changed == {"cnn.train", "rnn.train", "rnn.vd_train", "moe.trained", "seq.no_spikes", "seq.accuracy"}
+    assert changed == {"cnn.train", "rnn.train", "rnn.vd_train", "moe.trained"}
     batches = {c.id: c.params["loader"]["max_batches"] for c in quick.checks if c.kind == "train"}
     # the RNN budgets shrink (the expensive part); cnn.train keeps the real 48 batches with a
     # lower bar, so that CNNs that are right except for one structure requirement clear it too
     assert batches == {"cnn.train": 48, "rnn.train": 400, "rnn.vd_train": 150}
     assert real_params["rnn.train"]["loader"]["max_batches"] == 1600
     assert real_params["rnn.vd_train"]["loader"]["max_batches"] == 3000
-    for check_id in ("seq.no_spikes", "seq.accuracy"):  # one re-run seed fewer, nothing else
-        got = thaw(next(q for q in quick.checks if q.id == check_id).params)
-        assert got["with"].pop("seeds") == [2] and real_params[check_id]["with"].pop("seeds") == [2, 3]
-        assert got == real_params[check_id]
+    seq = [c.id for c in real.checks if c.notebook == "seq_classification.ipynb"]
+    assert all(thaw(next(q for q in quick.checks if q.id == i).params) == real_params[i] for i in seq)
 
 
 # The integrity check alone (no sandbox: `run_code=False`) on changes the runs above do not
