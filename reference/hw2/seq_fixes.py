@@ -21,7 +21,6 @@ from .notebooks import starter_notebooks
 NAME = "seq_classification.ipynb"
 OPTIMIZER = "optimizer = torch.optim.RMSprop(model.parameters(), lr=0.001)"
 STEP = "        loss.backward()\n        optimizer.step()\n"
-LOOP = "    for epoch in range(max_epochs):\n"
 EPOCH_END = "        if verbose or epoch + 1 == max_epochs:\n"
 
 
