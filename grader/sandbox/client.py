@@ -38,7 +38,8 @@ from .jobs import (
 )
 
 _BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from grader.sandbox.server import main; main()"
-_ENV_PASS = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "HOME", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "TMPDIR")
+_ENV_PASS = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "HOME", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "TMPDIR",
+             "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR")  # kernel variants (the env helper owns this)
 
 
 def _is_site_dir(path: str) -> bool:

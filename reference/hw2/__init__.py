@@ -4,7 +4,7 @@
   ``provided_sources()`` (our re-write of the course's provided code, by name).
 * ``provided``: the provided code judged by behaviour (the integrity checks without a handout).
 * ``data``: seeded numpy generators of the hidden data the training checks use.
-* ``metrics``: judging helpers (``echo_score``, ``loss_spikes``), pure Python.
+* ``metrics``: judging helpers (``echo_score``, ``spikes``), pure Python.
 * ``solutions``: ``load_solution_namespace(name)`` runs a solution notebook's definition
   cells in-process (imports torch; import it only where torch is wanted).
 
@@ -12,7 +12,7 @@ The cell sources themselves live in ``nb_moe.py``, ``nb_cnn.py``, ``nb_rnn.py`` 
 ``nb_seq.py`` (one copy of the code, shared by notebooks and in-process loading).
 """
 
-from .metrics import echo_score, loss_spikes
+from .metrics import echo_score, spikes
 from .notebooks import (
     NOTEBOOK_NAMES,
     SUBMISSION_FILES,
@@ -48,9 +48,9 @@ __all__ = [
     "echo_score",
     "load_solution_namespace",
     "load_starter_namespace",
-    "loss_spikes",
     "provided_sources",
     "solution_notebooks",
+    "spikes",
     "starter_notebooks",
     "theory_pdf_bytes",
     "write_solution_zip",

@@ -10,9 +10,7 @@ metrics (`fn(outputs, eval_data) -> float`) and plugins (objects with `validate`
   its `get_loss_and_correct` are judged in the convention of the student's `criterion`;
 * `test_run` must map a string to a string of the same length over ' ' and a..z;
 * the mixture of experts is judged in reference/hw2/moe.py;
-* the seq_classification training must show no loss spikes: the child only reports the
-  weights of the student's `SimpleLSTM` during training, and the loss curve is computed
-  here, on grader data, with the reference model class.
+* (seq_classification's spike and accuracy checks have their own module, seq_judge.py.)
 """
 
 from __future__ import annotations
@@ -26,7 +24,7 @@ from grader.checks.base import Reply, Request, Verdict, rng_for
 from grader.sandbox.wire import tensor
 
 from . import data
-from .metrics import echo_score, loss_spikes
+from .metrics import echo_score
 
 ALPHABET = " " + string.ascii_lowercase  # token 0 is the blank
 
@@ -408,105 +406,4 @@ class TestRunContract:
 # hw2_moe.ipynb's judges are in reference/hw2/moe.py.
 
 
-# --------------------------------------------------------------------------- seq_classification
-
-
-def _simple_lstm_from(state: Mapping[str, np.ndarray]) -> Any:
-    """The reference SimpleLSTM with the sizes the snapshot's weights imply, loaded with them."""
-    import torch
-
-    from .solutions import load_solution_namespace
-
-    w_ih, w_out = np.asarray(state["lstm.weight_ih_l0"]), np.asarray(state["linear.weight"])
-    model = load_solution_namespace("seq_classification.ipynb")["SimpleLSTM"](
-        int(w_ih.shape[1]), int(w_ih.shape[0] // 4), int(w_out.shape[0]))
-    model.load_state_dict({k: torch.as_tensor(np.asarray(v, dtype=np.float32)) for k, v in state.items()}, strict=True)
-    return model.eval()
-
-
-def loss_curve(snapshots: list[Mapping[str, Any]], x: np.ndarray, y: np.ndarray) -> tuple[list[float], list[float]]:
-    """Cross-entropy and accuracy of each snapshot on (x, y), computed here: the student's
-    printed losses are never used."""
-    import torch
-
-    xs = torch.as_tensor(x, dtype=torch.float32)
-    target = torch.as_tensor(y.argmax(axis=1))
-    losses, accs = [], []
-    with torch.no_grad():
-        for snap in snapshots:
-            logits = _simple_lstm_from(snap["state"])(xs)[:, -1, :]
-            losses.append(float(torch.nn.functional.cross_entropy(logits, target)))
-            accs.append(float((logits.argmax(dim=1) == target).double().mean()))
-    return losses, accs
-
-
-class SeqTraining:
-    """Section 8 of seq_classification, from weight snapshots of the student's SimpleLSTM
-    taken during the full run (`part: spikes` or `part: accuracy`)."""
-
-    def validate(self, params: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-        if params.get("part") not in ("spikes", "accuracy"):
-            return [("part", f"unknown part {params.get('part')!r}", "spikes or accuracy")]
-        return []
-
-    def requests(self, check: Any, params: Mapping[str, Any], ctx: Any) -> dict[str, Request]:
-        from grader.sandbox_runner import SNAPSHOT
-
-        return {"snap": Request(SNAPSHOT, {"class_name": params.get("class", "SimpleLSTM"),
-                                           "every": int(params.get("every", 31)),
-                                           "max_count": int(params.get("max_count", 400))}, timeout=check.timeout)}
-
-    _last: tuple[Any, Any, Any] | None = None  # (snapshots, data key, result): both seq checks share one run
-
-    def _curve(self, params: Mapping[str, Any], snaps: list[Mapping[str, Any]], ctx: Any, check: Any):
-        key = (int(params.get("n", 512)), params.get("difficulty", "MODERATE"), check.public, ctx.seed)
-        cached = SeqTraining._last
-        if cached is not None and cached[0] is snaps and cached[1] == key:
-            return cached[2]
-        result = self._compute_curve(params, snaps, ctx, check)
-        SeqTraining._last = (snaps, key, result)
-        return result
-
-    def _compute_curve(self, params: Mapping[str, Any], snaps: list[Mapping[str, Any]], ctx: Any, check: Any):
-        by_instance: dict[int, list[Mapping[str, Any]]] = {}
-        for s in snaps:
-            by_instance.setdefault(int(s["instance"]), []).append(s)
-        # Section 8's model is the one trained longest (ties: the one created last).
-        instance = max(by_instance, key=lambda k: (len(by_instance[k]), k))
-        chosen = sorted(by_instance[instance], key=lambda s: int(s["step"]))
-        x, y = data.temporal_order(int(params.get("n", 512)), params.get("difficulty", "MODERATE"),
-                                   _seed(rng_for(ctx, "seq.curve", public=check.public)))
-        return chosen, *loss_curve(chosen, x, y)
-
-    def judge(self, check: Any, params: Mapping[str, Any], replies: Mapping[str, Reply], ctx: Any) -> Verdict:
-        reply = replies.get("snap")
-        if reply is None or not reply.ok:
-            return _reply_error(reply, "recording the training")
-        snaps = reply.value or []
-        minimum = int(params.get("min_snapshots", 10))
-        if len(snaps) < minimum:
-            return Verdict(0.0, f"only {len(snaps)} weight snapshots of SimpleLSTM were taken during the run "
-                                f"(at least {minimum} needed): did Section 8 train?")
-        try:
-            chosen, losses, accs = self._curve(params, snaps, ctx, check)
-        except (KeyError, RuntimeError, ValueError) as exc:
-            return Verdict(0.0, f"the trained SimpleLSTM does not match the provided model: {str(exc).splitlines()[0]}")
-        if params["part"] == "accuracy":
-            th = params.get("thresholds", {"zero": 0.5, "full": 0.95})
-            acc = accs[-1]
-            frac = min(1.0, max(0.0, (acc - th["zero"]) / (th["full"] - th["zero"])))
-            return Verdict(frac, f"final accuracy {acc:.3f} on hidden sequences (full marks at {th['full']:g})")
-        ratio, rise = float(params.get("ratio", 1.5)), float(params.get("margin", 0.05))
-        spikes = loss_spikes(losses, ratio=ratio, min_rise=rise, after=int(params.get("warmup", 3)))
-        learned = float(params.get("must_reach_accuracy", 0.6))
-        if not spikes and accs[-1] < learned:
-            # a curve that never moves (learning rate 0) has no spike, and no merit either
-            return Verdict(0.0, f"no spike, but the model did not learn (final accuracy {accs[-1]:.3f} "
-                                f"< {learned:g} on grader data)")
-        if not spikes:
-            return Verdict(1.0, f"no loss spike over {len(losses)} checkpoints "
-                                f"(loss {losses[0]:.3f} -> {losses[-1]:.3f}, recomputed on grader data)")
-        t = spikes[0]
-        return Verdict(0.0, f"{len(spikes)} loss spike(s), the first at optimizer step {int(chosen[t]['step'])}: "
-                            f"{losses[t - 1]:.3f} -> {losses[t]:.3f} (recomputed on grader data; a spike is a jump "
-                            f"above {ratio:g} x the previous checkpoint's loss, or back above the initial loss)")
+# seq_classification's Section 8 checks are in seq_judge.py (SeqTraining).

@@ -164,7 +164,7 @@ def quick_reference(grade_one, quick, request):
     """The solution notebooks graded with the quick registry (cached per notebook).
 
     seq_classification's checks are the real registry's (test_quick_registry_* checks it),
-    so its ~18 s run is not repeated: its results come from `reference_graded`.
+    so its run (~45 s: three runs of Section 8) is not repeated: its results come from `reference_graded`.
     """
     cache: dict[str, NotebookGrade] = {}
 

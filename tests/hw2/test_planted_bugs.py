@@ -16,13 +16,13 @@ Where the obvious bug cannot cost its check alone, the bug is one that isolates 
 either, so the shape bugs add one spare class; a CNN without any non-linearity cannot learn
 the stripes, so that bug keeps (global) max pooling; a mixture that averages its experts
 cannot fit the MoE data, so that bug routes with a router of its own; the course's procedure
-(no clipping, no decay) leaves the model at ~0.87, so the spike bug only drops the decay.
-A SimpleLSTM whose forward computes something else cannot be isolated: the grader
-recomputes the loss curve with the *provided* class on the student's weights, so the
-curve changes too (a ReLU before the linear layer: 2 spikes, final accuracy 0.764). Such
-changes, and others to provided code, are judged by the integrity check alone
-(test_provided_code_changes_are_caught, no sandbox); seq.provided's sandbox run is the
-seed bug (seed 6: seeds 2, 7 and 8 give the solution's own procedure spikes).
+(no clipping, no decay) fails both seq training checks, so the spike bug only drops the
+decay (and may cost the held accuracy too: `Bug.also`). A SimpleLSTM whose forward
+computes something else cannot be isolated: the grader recomputes the loss curves with the
+*provided* class on the student's weights, so they change too. Such changes, and others to
+provided code, are judged by the integrity check alone (test_provided_code_changes_are_caught,
+no sandbox); seq.provided's sandbox run is the seed bug (seed 2, one of the grader's own
+re-run seeds, so its runs are the reference's).
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ class Bug:
     append: tuple[str, ...] = ()
     expect: float = 0.0  # points the target check keeps
     message: str = ""  # a fragment of the target check's message
+    also: tuple[str, ...] = ()  # checks that may fall with it (their points are not asserted)
 
     def __str__(self) -> str:
         return self.name
@@ -212,26 +213,27 @@ MOE_BUGS = [
 
 # ----------------------------------------------------------------------------- seq_classification
 
-# Section 8 with the solution's procedure (clip 0.25, decay 0.98), by seed, as the grader
-# recomputes it (spikes / final accuracy on grader data): 1: none / 1.000, 2: 2 / 0.998,
-# 3: none / 0.982, 4: none / 0.980, 5: none / 0.959, 6: none / 1.000, 7: 8 / 0.990,
-# 8: 4 / 0.998. So a changed seed can cost the spike check even with a right procedure;
-# seed 6 does not, and keeps the test to seq.provided. Procedures on seed 1: clipping
-# without decay 10 spikes / 1.000; decay without clipping none / 1.000 (so "clip after
-# step" is no bug here); decay 0.95 none / 0.787 (0.93: none / 0.605, which the spike
-# check's "did not learn" floor of 0.6 would nearly catch as well).
+# Section 8 is judged on three runs of the notebook's procedure (its own, re-runs under seeds
+# 2 and 3), spikes and held accuracy recomputed from weight snapshots (reference/hw2/
+# seq_judge.py; numbers from benchmarks/calibrate_seq.py, native kernels). The seed bug sets
+# the seed to 2, one of the grader's re-run seeds: its runs are the reference's own seed-2
+# run, clean on every kernel variant measured, so the training checks keep their points.
+# Clipping without the decay spikes in every run (19, 8, 11 spikes); its spikes also lower
+# the accuracy held at the end (0.62, 0.35, 0.43: seq.accuracy falls with it, as for any
+# procedure that spikes late). A decay of 0.95 per epoch never spikes (two runs learn, one
+# never does) but holds only 0.76, 0.52, 0.24: median 0.52, none at 0.65.
 SEQ_BUGS = [
-    Bug("seq-seed-6", SEQ, "seq.provided", "the provided seed changed to 6",
-        edits=(Edit("torch.manual_seed(1)", "torch.manual_seed(6)"),),
+    Bug("seq-seed-2", SEQ, "seq.provided", "the provided seed changed to 2",
+        edits=(Edit("torch.manual_seed(1)", "torch.manual_seed(2)"),),
         message="changed: `torch.manual_seed`"),
     Bug("seq-no-lr-decay", SEQ, "seq.no_spikes", "the learning-rate scheduler is never stepped: "
         "clipping alone leaves spikes",
         edits=(Edit("        scheduler.step()\n", ""),),
-        message="loss spike(s)"),
+        message=" spike(s), the highest at optimizer step ", also=("seq.accuracy",)),
     Bug("seq-fast-lr-decay", SEQ, "seq.accuracy", "the learning rate decays by 0.95 per epoch instead of 0.98: "
-        "no spike, but training stalls (final accuracy ~0.79 on grader data)",
+        "no spike, but training stalls (held accuracy ~0.5 on grader data)",
         edits=(Edit("LR_DECAY = 0.98", "LR_DECAY = 0.95"),),
-        message="final accuracy 0.7"),
+        message="median over 3 runs: 0."),
 ]
 
 ALL_BUGS = CNN_BUGS + RNN_BUGS + MOE_BUGS + SEQ_BUGS
@@ -265,7 +267,7 @@ def test_planted_bug_costs_exactly_its_check(bug, grade_one, quick, quick_refere
     assert target.points < target.max_points, dump
     assert bug.message in target.message, dump
     for check_id, result in got.results.items():
-        if check_id != bug.check:
+        if check_id != bug.check and check_id not in bug.also:
             assert result.points == ref.results[check_id].points == result.max_points, dump
     # no bug here makes its notebook fail to run (no execution penalty on top)
     assert got.executed_ok, dump

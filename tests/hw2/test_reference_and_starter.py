@@ -78,8 +78,10 @@ def test_reference_messages_say_what_was_measured(reference_graded):
     assert "budget ran out" not in g["rnn.train"].message + g["rnn.vd_train"].message + g["cnn.train"].message
     assert "output is the sigmoid of the gate-weighted sum of the 2 experts" == g["moe.mixture"].message
     assert "trained `model`" in g["moe.trained"].message
-    assert "no loss spike over 100 checkpoints" in g["seq.no_spikes"].message
-    assert "final accuracy 1.000" in g["seq.accuracy"].message
+    # Section 8 judged on three runs of the notebook's procedure (its own and two re-seeded re-runs)
+    assert g["seq.no_spikes"].message.startswith("3 of 3 runs of your Section 8 procedure without a loss spike")
+    assert "Changes to the course's training procedure: gradient clipping" in g["seq.no_spikes"].message
+    assert "median over 3 runs" in g["seq.accuracy"].message
 
 
 def test_reference_runs_every_notebook(reference_graded):
@@ -117,9 +119,12 @@ def test_starter_losses_are_the_students_not_the_graders(starter_graded):
         if c.status == "error":
             assert "NotImplementedError" in c.message, c
     assert starter_graded["cnn.step"].message == "optimizer.step() was never called"
-    assert "loss spike" in starter_graded["seq.no_spikes"].message  # the course procedure spikes
-    assert starter_graded["seq.no_spikes"].status == "fail"
+    spikes = starter_graded["seq.no_spikes"]  # the course's procedure spikes, in several of its runs
+    assert spikes.status == "fail" and " spike(s), the highest at optimizer step " in spikes.message
+    assert "No change to the course's training procedure found in the code." in spikes.message
     assert starter_graded["seq.accuracy"].status == "fail"
+    for check in ("seq.no_spikes", "seq.accuracy"):  # far from the thresholds (calibrate_seq.py)
+        assert starter_graded[check].measure.margin > 0.1, starter_graded[check].measure
 
 
 def test_starter_gets_exactly_the_moe_execution_penalty(starter_graded, real):

@@ -1,4 +1,4 @@
-"""The judging helpers: echo scoring and loss-spike detection (curves measured in calibration)."""
+"""The judging helpers: echo scoring and the course's kind of loss spike (curves measured in calibration)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from reference.hw2.metrics import echo_score, loss_spikes
+from reference.hw2.metrics import LN4, echo_score, spikes, worst_climb
 
 # Per-epoch mean training loss of seq_classification Section 8 (seed 1, MODERATE, batch 32,
 # hidden 12, RMSprop lr 1e-3, 100 epochs), measured by benchmarks/calibrate_hw2.py:
@@ -59,17 +59,31 @@ def test_echo_score():
 
 
 def test_course_curve_spikes_and_solution_curves_do_not():
-    spikes = loss_spikes(COURSE_SEED1)
-    assert 37 in spikes and 96 in spikes
-    assert loss_spikes(SOLUTION_SEED1) == []
-    assert loss_spikes(SOLUTION_SEED5) == []
+    found = spikes(COURSE_SEED1, armed=0.3)
+    # 0.0245 -> 1.9249 at epoch 97: back above the initial loss
+    assert [(s.start, s.peak) for s in found][-1] == (96, 97)
+    assert found[-1].climb > 1.3
+    assert spikes(SOLUTION_SEED1, armed=0.3) == []
+    assert spikes(SOLUTION_SEED5, armed=0.3) == []  # never below 0.3 x ln 4: nothing counted
+    assert worst_climb(SOLUTION_SEED1, armed=0.3) < 0.1
 
 
-def test_spike_rules():
-    assert loss_spikes([1.39, 1.0, 0.5, 0.2, 0.1]) == []
-    assert loss_spikes([1.39, 1.0, 0.5, 1.0, 0.4]) == [3]  # ratio 2, rise 0.5
-    assert loss_spikes([1.39, 0.1, 0.001, 0.0004, 0.0009]) == []  # ratio > 1.5 but a tiny rise
-    assert loss_spikes([1.39, 1.38, 1.386, 1.387, 1.39, 1.385]) == []  # plateau at ln 4
-    assert loss_spikes([1.39, 1.38, 1.30, 1.35, 1.45, 1.40]) == [4]  # back above the start
-    assert loss_spikes([1.39, 1.0, math.nan, 0.5]) == [2]
-    assert loss_spikes([]) == [] and loss_spikes([1.0]) == []
+def test_spikes_are_climbs_back_toward_the_initial_loss():
+    # jitter near zero is no spike (issue 9: 0.038 -> 0.126 was counted by the old ratio rule)
+    assert spikes([1.39, 0.5, 0.1, 0.038, 0.126, 0.04], armed=0.3) == []
+    assert worst_climb([1.39, 0.5, 0.1, 0.038, 0.126, 0.04], armed=0.3) == pytest.approx(0.088 / (LN4 - 0.038))
+    # the course's spike: 0.0675 -> 2.146
+    (s,) = spikes([1.39, 0.5, 0.0675, 2.146, 0.9, 0.05], armed=0.3)
+    assert (s.start, s.peak, s.low, s.high) == (3, 3, 0.0675, 2.146) and s.climb > 1.5
+    # one excursion is one spike, however many points it spans; a second one counts again
+    assert len(spikes([1.39, 0.05, 1.0, 1.2, 0.9, 0.04, 0.03, 1.1, 0.03], armed=0.3)) == 2
+    # relapses before the loss is armed (still learning) are not counted
+    assert spikes([1.39, 1.0, 0.5, 1.2, 0.45, 0.3], armed=0.3) == []
+    assert len(spikes([1.39, 1.0, 0.5, 1.2, 0.45, 0.3], armed=0.5)) == 1
+    # the plateau at ln 4 and a smooth descent
+    assert spikes([1.39, 1.38, 1.386, 1.387, 1.39, 1.385]) == []
+    assert spikes([1.39, 1.0, 0.5, 0.2, 0.1]) == []
+    # a non-finite loss climbs all the way
+    (s,) = spikes([1.39, 0.1, math.nan, 0.05], armed=0.3)
+    assert s.climb == math.inf
+    assert spikes([]) == [] and spikes([1.0]) == [] and worst_climb([]) == 0.0

@@ -1,0 +1,99 @@
+"""seq_classification notebooks with other Section 8 procedures: the fixes real students
+made (and the course's own procedure), for calibrating the spike checks
+(benchmarks/calibrate_seq.py) and for tests.
+
+Each ``Procedure`` edits the *starter* notebook (the course's procedure) the way students
+did: inside ``train`` (clipping, clamps, a changed return value), inside
+``train_and_test`` (a scheduler passed as an extra parameter), with gradient hooks, or in
+Section 8's cell (optimizer, learning rate, weight decay). Model class and seed stay the
+course's unless a procedure says otherwise.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import nbformat
+
+from .notebooks import starter_notebooks
+
+NAME = "seq_classification.ipynb"
+OPTIMIZER = "optimizer = torch.optim.RMSprop(model.parameters(), lr=0.001)"
+STEP = "        loss.backward()\n        optimizer.step()\n"
+EPOCH_END = "        if verbose or epoch + 1 == max_epochs:\n"
+
+
+@dataclass(frozen=True)
+class Procedure:
+    name: str
+    what: str
+    optimizer: str = ""  # replaces Section 8's optimizer line
+    before_step: str = ""  # lines (8-space indent) between backward() and step() in train
+    section8_extra: str = ""  # lines after the optimizer line (hooks, a scheduler)
+    scheduler_param: bool = False  # train_and_test(..., scheduler=None) steps it every epoch
+    four_tuple: bool = False  # train returns (correct, loss, grad norm, lr); train_and_test unpacks it
+    replace: tuple[tuple[str, str], ...] = ()  # further (old, new) edits in any code cell
+
+    def notebook(self) -> nbformat.NotebookNode:
+        nb = copy.deepcopy(starter_notebooks()[NAME])
+        edits: list[tuple[str, str]] = []
+        if self.optimizer:
+            edits.append((OPTIMIZER, self.optimizer))
+        if self.section8_extra:
+            edits.append((OPTIMIZER if not self.optimizer else self.optimizer,
+                          (self.optimizer or OPTIMIZER) + "\n" + self.section8_extra))
+        if self.before_step:
+            edits.append((STEP, "        loss.backward()\n" + self.before_step + "        optimizer.step()\n"))
+        if self.scheduler_param:
+            edits += [("max_epochs,\n                   verbose=True):", "max_epochs,\n                   verbose=True, scheduler=None):"),
+                      (EPOCH_END, "        if scheduler is not None:\n            scheduler.step()\n" + EPOCH_END),
+                      ("criterion, optimizer, max_epochs)", "criterion, optimizer, max_epochs, scheduler=scheduler)")]
+        if self.four_tuple:
+            edits += [("    return num_correct, total_loss / len(train_data_gen)\n",
+                       "    return num_correct, total_loss / len(train_data_gen), float(grad_norm), "
+                       "optimizer.param_groups[0]['lr']\n"),
+                      ("num_correct, loss = train(model, train_data_gen, criterion, optimizer, device)",
+                       "num_correct, loss, _grad_norm, _lr = train(model, train_data_gen, criterion, optimizer, device)")]
+        edits += list(self.replace)
+        for old, new in edits:
+            hits = [c for c in nb.cells if c.cell_type == "code" and old in c.source]
+            if len(hits) != 1:
+                raise ValueError(f"{self.name}: {old!r} is in {len(hits)} code cells, expected 1")
+            hits[0].source = hits[0].source.replace(old, new)
+        return nb
+
+
+def _clip_norm(x: float) -> str:
+    return f"        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm={x})\n"
+
+
+CLAMP_HOOKS = ("for p in model.parameters():\n"
+               "    p.register_hook(lambda grad: torch.clamp(grad, -0.085, 0.085))")
+
+PROCEDURES = {p.name: p for p in (
+    Procedure("course", "the course's procedure: RMSprop lr 1e-3, nothing else (the starter)"),
+    Procedure("clip-norm-1", "clip_grad_norm_ 1.0 inside train", before_step=_clip_norm(1.0)),
+    Procedure("lr-5e-4", "RMSprop lr 5e-4", optimizer="optimizer = torch.optim.RMSprop(model.parameters(), lr=5e-4)"),
+    Procedure("lr-5e-3-clip-1", "RMSprop lr 5e-3 + clip_grad_norm_ 1.0",
+              optimizer="optimizer = torch.optim.RMSprop(model.parameters(), lr=5e-3)", before_step=_clip_norm(1.0)),
+    Procedure("wd-clamp-hooks", "weight decay 1e-5 + gradient hooks clamping to +-0.085",
+              optimizer="optimizer = torch.optim.RMSprop(model.parameters(), lr=0.001, weight_decay=1e-5)",
+              section8_extra=CLAMP_HOOKS),
+    Procedure("adam-1e-3", "optimizer swapped for Adam lr 1e-3",
+              optimizer="optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)"),
+    Procedure("adamw-clip-value-1", "AdamW + clip_grad_value_ 1 inside train",
+              optimizer="optimizer = torch.optim.AdamW(model.parameters())",
+              before_step="        torch.nn.utils.clip_grad_value_(model.parameters(), 1.0)\n"),
+    Procedure("cosine-clip-norm-1", "cosine schedule (extra train_and_test parameter) + clip_grad_norm_ 1.0",
+              before_step=_clip_norm(1.0), scheduler_param=True,
+              section8_extra="scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=100)"),
+    # the reference's clipping without its decay, and with a decay too fast (planted bugs)
+    Procedure("clip-0.25", "clip_grad_norm_ 0.25 inside train, no decay", before_step=_clip_norm(0.25)),
+    Procedure("clip-0.25-decay-0.95", "clip_grad_norm_ 0.25 + ExponentialLR 0.95 (an extra train_and_test parameter)",
+              before_step=_clip_norm(0.25), scheduler_param=True,
+              section8_extra="scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.95)"),
+    Procedure("adam-5e-4-clip-0.005", "Adam lr 5e-4 + clip_grad_norm_ 0.005, train returns a 4-tuple",
+              optimizer="optimizer = torch.optim.Adam(model.parameters(), lr=5e-4)", before_step=_clip_norm(0.005),
+              four_tuple=True),
+)}
