@@ -36,19 +36,11 @@ from grader.grading import Options, grade_notebook  # noqa: E402
 from grader.sandbox import Limits, NotebookJob, ProbeRequest  # noqa: E402
 from grader.sandbox_runner import _plain_value, open_runner  # noqa: E402
 from tests.hw2.conftest import QUICK, patched  # noqa: E402
+from tests.hw2.test_verified_structure import GUARDED_FORWARD  # noqa: E402
 
 CNN = "hw2_cnn.ipynb"
 STRUCTURE = ("cnn.conv", "cnn.batchnorm", "cnn.activation", "cnn.pooling", "cnn.residual", "cnn.linear")
-UNEXPORTABLE = '''
-_plain_forward = CNN.forward
-
-def _guarded(self, x):
-    if torch.isnan(x).any():
-        raise ValueError("NaN in the batch")
-    return _plain_forward(self, x)
-
-CNN.forward = _guarded
-'''
+UNEXPORTABLE = GUARDED_FORWARD  # the test's data-dependent forward: one text, two users
 
 
 def main() -> None:
