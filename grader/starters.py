@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .errors import UsageError
+from .pysource import top_level
 
 ENV_STARTERS = "HW2_GRADER_STARTERS"
 MAX_FILES = 2000  # a handout is a few notebooks and helper modules, not a data set
@@ -104,8 +105,6 @@ def choose_folder(option: str | None, registry_dir: str | None, registry_source:
 
 def missing_in_handout(starters: Starters, wanted: Iterable[tuple[str, str, Iterable[str]]]) -> list[str]:
     """Problems with the handout for the wanted (check id, notebook, names): one line each."""
-    from .checks.integrity import top_level
-
     problems = []
     for check_id, notebook, names in wanted:
         cells = starters.cells(notebook)

@@ -25,6 +25,7 @@ import difflib
 from typing import Any, Iterable, Mapping
 
 from ..starters import BEHAVIOUR_MODE_LINE
+from ..pysource import clean, dump, top_level_nodes, unparse
 from .base import PROBLEM, Context, Reply, Request, Verdict, allowed_keys, check_ref, resolve
 
 KEYS = ("provided", "names", "sources", "behaviour")
@@ -151,7 +152,7 @@ def _only_statement(name: str, source: str) -> ast.stmt:
     nodes = top_level_nodes([source])
     if name in nodes:
         return nodes[name]
-    tree = ast.parse(_clean(source))
+    tree = ast.parse(clean(source))
     if len(tree.body) != 1:
         raise ValueError(f"provided source of `{name}` is not one statement defining it")
     return tree.body[0]
@@ -161,11 +162,11 @@ def _text_verdict(wanted: Mapping[str, ast.stmt], student: Mapping[str, ast.stmt
     changed, removed = [], []
     for name, node in wanted.items():
         got = student.get(name)
-        want = _dump(node)
+        want = dump(node)
         if got is None:
-            if not any(want == _dump(s) for s in student.values()):
+            if not any(want == dump(s) for s in student.values()):
                 removed.append(name)
-        elif _dump(got) != want:
+        elif dump(got) != want:
             changed.append(describe_change(name, node, got))
     prefix = f"{mode}: " if mode else ""
     if not changed and not removed:
@@ -189,7 +190,7 @@ def _where(name: str, want: ast.stmt, got: ast.stmt) -> str:
     if type(want) is not type(got):
         return f"`{name}` is now a {type(got).__name__.removesuffix('Def').lower()}"
     if isinstance(want, ast.ClassDef):
-        if [_dump(b) for b in want.bases] != [_dump(b) for b in got.bases]:
+        if [dump(b) for b in want.bases] != [dump(b) for b in got.bases]:
             return f"base classes of `{name}` differ"
         mine = {n.name: n for n in want.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
         theirs = {n.name: n for n in got.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
@@ -198,15 +199,15 @@ def _where(name: str, want: ast.stmt, got: ast.stmt) -> str:
         if gone:
             return f"method `{name}.{gone[0]}` removed"
         for m, node in mine.items():
-            if _dump(node) != _dump(theirs[m]):
+            if dump(node) != dump(theirs[m]):
                 return _where(f"{name}.{m}", node, theirs[m])
         if added:
             return f"method `{name}.{added[0]}` added"
         return f"class body of `{name}` differs"
     if isinstance(want, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        if _dump(want.args) != _dump(got.args):
+        if dump(want.args) != dump(got.args):
             return f"signature of `{name}` differs"
-        if [_dump(d) for d in want.decorator_list] != [_dump(d) for d in got.decorator_list]:
+        if [dump(d) for d in want.decorator_list] != [dump(d) for d in got.decorator_list]:
             return f"decorators of `{name}` differ"
         return f"body of `{name}` differs"
     return f"`{name}` differs"
@@ -214,76 +215,10 @@ def _where(name: str, want: ast.stmt, got: ast.stmt) -> str:
 
 def _short_diff(want: ast.stmt, got: ast.stmt, max_lines: int = 3, width: int = 90) -> str:
     """Up to `max_lines` -/+ lines of the normalised sources (docstrings dropped, unparsed)."""
-    a = _unparse(want).splitlines()
-    b = _unparse(got).splitlines()
+    a = unparse(want).splitlines()
+    b = unparse(got).splitlines()
     lines = [ln for ln in difflib.unified_diff(a, b, lineterm="", n=0)
              if ln[:1] in "-+" and not ln.startswith(("---", "+++"))]
     shown = [(ln[0] + " " + ln[1:].strip())[:width] for ln in lines[:max_lines]]
     more = len(lines) - len(shown)
     return " | ".join(shown) + (f" | (+{more} more)" if more > 0 else "")
-
-
-def _unparse(node: ast.stmt) -> str:
-    import copy
-
-    return ast.unparse(_strip_docstrings(copy.deepcopy(node)))
-
-
-def _strip_docstrings(tree: ast.AST) -> ast.AST:
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)):
-            body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-                    and isinstance(body[0].value.value, str):
-                node.body = body[1:] or [ast.Pass()]
-    return tree
-
-
-def _clean(source: str) -> str:
-    """Drop IPython-only lines (magics, shell escapes) so the rest parses as Python."""
-    lines = []
-    for line in source.splitlines():
-        stripped = line.lstrip()
-        lines.append("" if stripped.startswith(("%", "!")) else line)
-    return "\n".join(lines)
-
-
-def _dump(node: ast.AST) -> str:
-    import copy
-
-    return ast.dump(_strip_docstrings(copy.deepcopy(node)), annotate_fields=False, include_attributes=False)
-
-
-def normalised(source: str) -> str:
-    tree = ast.parse(_clean(source))
-    return "\n".join(_dump(stmt) for stmt in tree.body)
-
-
-def _key(stmt: ast.stmt) -> str | None:
-    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return stmt.name
-    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-        return stmt.targets[0].id
-    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
-        return ast.unparse(stmt.value.func)  # e.g. "torch.manual_seed"
-    return None
-
-
-def top_level_nodes(cells: Iterable[str]) -> dict[str, ast.stmt]:
-    """Name -> the statement of its *last* top-level definition (notebook semantics)."""
-    found: dict[str, ast.stmt] = {}
-    for cell in cells:
-        try:
-            tree = ast.parse(_clean(cell))
-        except SyntaxError:
-            continue
-        for stmt in tree.body:
-            key = _key(stmt)
-            if key:
-                found[key] = stmt
-    return found
-
-
-def top_level(cells: Iterable[str]) -> dict[str, str]:
-    """Name -> normalised source of its *last* top-level definition (notebook semantics)."""
-    return {k: _dump(v) for k, v in top_level_nodes(cells).items()}
