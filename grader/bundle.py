@@ -29,7 +29,6 @@ as graded by the TAs, and `check --bundle` reports them as skipped with the reas
 from __future__ import annotations
 
 import builtins
-import hashlib
 import io
 import json
 import math
@@ -39,20 +38,20 @@ import subprocess
 import sys
 import zipfile
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from . import __version__
+from pydantic import ValidationError
+
+from . import __version__, schema
 from .checks import KINDS, Context, Reply
 from .checks.base import import_ref, reference_folders, resolving_with
 from .errors import UsageError
-from .models import CheckResult, Grade, ManualItem
-from .registry import (Assignment, Check, FileRule, LatePolicy, Penalties, SandboxLimits, SubmissionSpec,
-                       ZipLimits, freeze, thaw)
+from .hashing import digest
+from .models import CheckResult, Grade
+from .schema import Assignment, Check
 
 FORMAT = "hw2-grader-bundle"
 FORMAT_VERSION = 1
@@ -100,9 +99,7 @@ class _Arrays:
         arr = np.array(array, copy=True)  # a plain ndarray, detached from the caller's
         if arr.dtype.hasobject or arr.dtype.kind not in "biufcSUMm":
             raise Unbundlable(f"an array of dtype {arr.dtype}")
-        h = hashlib.sha256(f"{arr.dtype.str}{arr.shape}".encode())
-        h.update(np.ascontiguousarray(arr).tobytes())
-        name = f"{ARRAYS}{h.hexdigest()[:24]}.npy"
+        name = f"{ARRAYS}{digest(arr)[:24]}.npy"
         self.items.setdefault(name, arr)
         return name
 
@@ -174,45 +171,13 @@ def _hashable(key: Any) -> Any:
 
 
 def call_key(ref: str, args: Iterable[Any], kwargs: Mapping[str, Any]) -> str:
-    """The canonical key of one call: the same inputs give the same key after a JSON round
-    trip (lists and tuples alike, numpy scalars as numbers); a generator is its state."""
-    h = hashlib.sha256(ref.encode() + b"\0")
-
-    def feed(value: Any) -> None:
-        if isinstance(value, np.random.Generator):
-            h.update(b"R" + json.dumps(value.bit_generator.state, sort_keys=True).encode())
-        elif isinstance(value, np.ndarray):
-            arr = np.asarray(value)
-            if arr.dtype.hasobject:
-                raise Unbundlable(f"an argument array of dtype {arr.dtype}")
-            h.update(f"A{arr.dtype.str}{arr.shape}".encode())
-            h.update(np.ascontiguousarray(arr).tobytes())
-        elif isinstance(value, np.generic):
-            feed(value.item())
-        elif value is None or isinstance(value, bool):
-            h.update(f"C{value!r};".encode())
-        elif isinstance(value, (int, float)):
-            h.update(f"{type(value).__name__[0]}{value!r};".encode())
-        elif isinstance(value, str):
-            data = value.encode()
-            h.update(b"S%d:" % len(data) + data)
-        elif isinstance(value, Mapping):
-            h.update(b"{")
-            for k in sorted(value, key=repr):
-                feed(k)
-                feed(value[k])
-            h.update(b"}")
-        elif isinstance(value, (list, tuple)):
-            h.update(b"[")
-            for v in value:
-                feed(v)
-            h.update(b"]")
-        else:
-            raise Unbundlable(f"an argument of type {type(value).__name__}")
-
-    feed(list(args))
-    feed(dict(kwargs))
-    return h.hexdigest()[:32]
+    """The canonical key of one call (`grader.hashing`): the same inputs give the same key
+    after a JSON round trip (lists and tuples alike, numpy scalars as numbers); a generator
+    is its state."""
+    try:
+        return digest(ref, list(args), dict(kwargs))[:32]
+    except TypeError as exc:
+        raise Unbundlable(f"an argument that is {exc}") from None
 
 
 def _rngs(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> list[tuple[str, np.random.Generator]]:
@@ -340,66 +305,19 @@ class Replayer:
 # --------------------------------------------------------------------------- the registry as data
 
 
-def _deadline_data(when: datetime) -> dict[str, str]:
-    key = getattr(when.tzinfo, "key", None)
-    if key:
-        return {"at": when.replace(tzinfo=None).isoformat(), "timezone": key}
-    return {"at": when.isoformat()}
-
-
-def _deadline_from(data: Mapping[str, str]) -> datetime:
-    when = datetime.fromisoformat(data["at"])
-    if "timezone" in data:
-        from zoneinfo import ZoneInfo
-
-        when = when.replace(tzinfo=ZoneInfo(data["timezone"]))
-    return when
-
-
-def check_data(check: Check) -> dict[str, Any]:
-    return {"id": check.id, "notebook": check.notebook, "kind": check.kind, "points": check.points,
-            "description": check.description, "public": check.public, "timeout": check.timeout,
-            "params": thaw(check.params)}
-
-
 def assignment_data(a: Assignment, checks: Iterable[Check]) -> dict[str, Any]:
-    """What a self-check needs of an assignment: files, rules, limits, the given checks.
-    No theory parameters, no `solution`/`starter` references."""
-    sub = a.submission
-    return {
-        "id": a.id, "title": a.title, "course": a.course, "term": a.term, "max_score": a.max_score,
-        "deadline": _deadline_data(a.deadline),
-        "submission": {"zip_pattern": sub.zip_pattern, "zip_example": sub.zip_example,
-                       "files": [asdict(f) for f in sub.files], "litter": sub.litter,
-                       "litter_patterns": list(sub.litter_patterns), "limits": asdict(sub.limits),
-                       "wrapping_folder": sub.wrapping_folder},
-        "penalties": {"naming_percent": a.penalties.naming_percent, "late": asdict(a.penalties.late),
-                      "execution_percent": a.penalties.execution_percent},
-        "sandbox": asdict(a.sandbox),
-        "manual": [asdict(m) for m in a.manual],
-        "checks": [check_data(c) for c in checks],
-        "registry_hash": a.registry_hash,
-    }
+    """What a self-check needs of an assignment: files, rules, limits, the given checks, in
+    the schema's own data form. No theory parameters, no `solution`/`starter` references."""
+    kept = replace(a, checks=tuple(checks), theory={}, solution="", starter="", starters_dir="", source="")
+    return schema.to_data(kept)
 
 
 def assignment_from(data: Mapping[str, Any], source: str) -> Assignment:
-    sub = data["submission"]
-    pen = data["penalties"]
-    checks = tuple(Check(id=c["id"], notebook=c["notebook"], kind=c["kind"], points=float(c["points"]),
-                         description=c["description"], public=bool(c["public"]), timeout=float(c["timeout"]),
-                         params=freeze(c["params"])) for c in data["checks"])
-    return Assignment(
-        id=data["id"], title=data["title"], course=data["course"], term=data["term"], source=source,
-        max_score=float(data["max_score"]), deadline=_deadline_from(data["deadline"]),
-        submission=SubmissionSpec(zip_pattern=sub["zip_pattern"], zip_example=sub["zip_example"],
-                                  files=tuple(FileRule(**f) for f in sub["files"]), litter=sub["litter"],
-                                  litter_patterns=tuple(sub["litter_patterns"]), limits=ZipLimits(**sub["limits"]),
-                                  wrapping_folder=sub["wrapping_folder"]),
-        penalties=Penalties(naming_percent=pen["naming_percent"], late=LatePolicy(**pen["late"]),
-                            execution_percent=pen["execution_percent"]),
-        sandbox=SandboxLimits(**data["sandbox"]), manual=tuple(ManualItem(**m) for m in data["manual"]),
-        checks=checks, theory=MappingProxyType({}), registry_hash=data["registry_hash"],
-    )
+    """The inverse of `assignment_data`, by the schema's own validation."""
+    try:
+        return schema.from_data({**data, "source": source})
+    except ValidationError as exc:
+        raise ValueError(f"registry.json: {exc.error_count()} invalid values") from None
 
 
 # --------------------------------------------------------------------------- which judges may travel

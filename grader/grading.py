@@ -10,7 +10,6 @@ sandbox that cannot start) raise `GraderError`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -21,10 +20,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
-import numpy as np
-
 from . import __version__
 from .checks import KINDS, Context, NotebookFacts, Reply, Request, Verdict, result_from
+from .hashing import digest
 from .models import CheckResult, Grade, Penalty, Problem
 from .precheck import Precheck, precheck
 from .registry import Assignment, Check, FileRule, SandboxLimits
@@ -75,30 +73,12 @@ class Runner(Protocol):
 
 
 def _request_key(req: Request) -> str:
-    """Identical requests (same probe, same arguments) are run once and shared."""
-    h = hashlib.sha256(req.probe.encode())
-
-    def feed(value: Any) -> None:
-        if isinstance(value, np.ndarray):
-            # the type too: a wire.tensor(...) array arrives as a torch tensor, a plain one as numpy
-            h.update(f"{type(value).__name__}{value.dtype.str}{value.shape}".encode())
-            h.update(np.ascontiguousarray(value).tobytes())
-        elif isinstance(value, Mapping):
-            h.update(b"{")
-            for k in sorted(value):
-                h.update(repr(k).encode())
-                feed(value[k])
-            h.update(b"}")
-        elif isinstance(value, (list, tuple)):
-            h.update(b"[")
-            for v in value:
-                feed(v)
-            h.update(b"]")
-        else:
-            h.update(repr(value).encode())
-
-    feed(req.args)
-    return h.hexdigest()[:20]
+    """Identical requests (same probe, same arguments) are run once and shared; a request
+    whose arguments cannot be hashed is run on its own."""
+    try:
+        return digest(req.probe, req.args)[:20]
+    except TypeError:
+        return f"unshared-{id(req)}"
 
 
 def _cell_sources(path: Path) -> tuple[str, ...]:

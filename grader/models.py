@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from .schema import ManualItem  # noqa: F401 - the registry's, listed in every Grade
+
 if TYPE_CHECKING:  # models stay import-light; the report class lives with the theory checker
     from .theory.spec import TheoryReport
 
@@ -162,16 +164,6 @@ class CheckResult:
             if self.measure is not None:
                 out["measure"] = self.measure.to_json()
         return out
-
-
-@dataclass(frozen=True)
-class ManualItem:
-    """Points graded by hand (theory PDF, written answers); listed so nobody forgets them."""
-
-    id: str
-    points: float
-    description: str
-    file: str | None = None
 
 
 @dataclass(frozen=True)

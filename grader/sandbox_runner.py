@@ -11,31 +11,14 @@ import contextlib
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-import numpy as np
 
 from .checks import NotebookFacts, Reply, Request
 from .grading import RunOutcome
 from .numerics import NumericSettings, from_environ
+from .plain import plain
 from .registry import SandboxLimits
 
 SNAPSHOT = "$snapshot"  # a Request with this probe name asks for weight snapshots during a full run
-
-
-def _plain_value(value: Any) -> Any:
-    """Sandbox values to the checks' plain data: arrays stay arrays, markers become dicts."""
-    from .sandbox.wire import Unencodable
-
-    if isinstance(value, Unencodable):
-        return {"$unencodable": value.type_name}
-    if isinstance(value, np.ndarray):
-        return np.asarray(value)  # drop the TensorArray view: plain numbers from here on
-    if isinstance(value, dict):
-        return {k: _plain_value(v) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return tuple(_plain_value(v) for v in value)
-    if isinstance(value, list):
-        return [_plain_value(v) for v in value]
-    return value
 
 
 class SandboxRunner:
@@ -86,7 +69,7 @@ class SandboxRunner:
             self.cpu_capability = capability[:40]
         replies = {}
         for key in snaps:
-            taken = [{"step": sn.step, "instance": sn.instance, "state": _plain_value(dict(sn.state))}
+            taken = [{"step": sn.step, "instance": sn.instance, "state": plain(dict(sn.state), keep_tuples=True)}
                      for sn in run.snapshots]
             replies[key] = Reply(True, taken) if mode == "full" else \
                 Reply(False, error="weight snapshots need the notebook to run in full mode", status="error")
@@ -98,7 +81,7 @@ class SandboxRunner:
                 replies[key] = Reply(False, error="no reply from the sandbox", status="not-run")
                 continue
             error = "" if r.ok else _error_text(r, requests[key].timeout)
-            replies[key] = Reply(r.ok, _plain_value(r.value) if r.ok else None, error, float(r.seconds),
+            replies[key] = Reply(r.ok, plain(r.value, keep_tuples=True) if r.ok else None, error, float(r.seconds),
                                  status=str(r.status), error_type=r.error.type if r.error is not None else "")
         failed = tuple(f"cell {c.code_index + 1}: {c.status}" + (f": {c.error}" if c.error else "")
                        for c in run.cells if c.status in ("error", "timeout", "crashed"))

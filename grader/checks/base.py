@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 import numpy as np
 
 from ..models import CheckResult, Measure
+from ..plain import plain  # noqa: F401 - the kinds take it from here
 
 REF_PATTERN = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 PROBLEM = tuple[str, str, str]  # (key, problem, fix) for the registry's messages
@@ -259,10 +260,3 @@ def hidden_error(reply: Reply) -> str:
 
 
 SAFE_ERROR_TYPES = ("ProbeError", "StudentExit", "Timeout", "CpuLimit", "Killed", "Crash")
-
-
-def plain(value: Any) -> Any:
-    """Thaw registry data (read-only mappings, tuples) into JSON-able dicts and lists."""
-    from ..registry import thaw
-
-    return thaw(value)

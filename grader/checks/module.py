@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from ..hashing import digest
 from .base import PROBLEM, Context, Reply, Request, Verdict, allowed_keys, hidden_error, plain, rng_for
 from .program import OP_GROUPS, ProgramError, Structure, agree, decode, structure
 
@@ -118,10 +119,7 @@ def _structural(p: Mapping[str, Any]) -> bool:
 
 def _token(p: Mapping[str, Any]) -> str:
     """Names the model instance the child keeps for the second stage (same build, same inputs)."""
-    import hashlib
-
-    return hashlib.sha256(_key({k: p.get(k) for k in ("class", "init", "seed", "inputs", "eval")}).encode()
-                          ).hexdigest()[:16]
+    return digest({k: p.get(k) for k in ("class", "init", "seed", "inputs", "eval")})[:16]
 
 
 def _inputs(check: Any, ctx: Context, public: bool) -> list[Any]:

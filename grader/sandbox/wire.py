@@ -110,6 +110,10 @@ class Unencodable:
     type_name: str
     reason: str = ""
 
+    def plain_data(self) -> dict[str, Any]:
+        """What judges see (`grader.plain`): the type name, never the sandbox's reason."""
+        return {"$unencodable": self.type_name}
+
     def to_json(self) -> dict[str, Any]:
         out = {"$unencodable": self.type_name}
         if self.reason:
