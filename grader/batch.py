@@ -4,12 +4,12 @@ Each worker loads the assignment once and keeps one sandbox server for its whole
 so the cost of a notebook stays the fork of a warm process. A worker that dies takes only
 the submission it was grading with it: that student gets an `error` verdict and the pool
 is rebuilt for the rest. A re-run skips every submission whose zip bytes, registry,
-grader version, seed and lateness inputs are unchanged, unless forced.
+grader version, grading code (the grader's and the course's: `codehash`), seed and
+lateness inputs are unchanged, unless forced.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import multiprocessing
 import os
@@ -20,8 +20,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from . import __version__, numerics
+from .checks.base import reference_folders
+from .codehash import code_digest
 from .errors import UsageError
 from .grading import Options, grade
+from .hashing import digest
 from .intake import guess_student, sha256_file
 from .models import CheckResult, Grade, grade_from_json
 from .registry import Assignment, load_file
@@ -59,10 +62,12 @@ def discover(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() == ".zip" and p.is_file())
 
 
-def cache_key(zip_path: Path, assignment: Assignment, options: Options, student: str | None) -> str:
-    """What determines a grade: the bytes, the registry, this version, the seed, the time inputs,
-    and the handout that provided code is compared with (its content hash), and the numeric
-    settings when they are not the defaults (another kernel set is another run)."""
+def cache_key(zip_path: Path, assignment: Assignment, options: Options, student: str | None,
+              code: str | None = None) -> str:
+    """What determines a grade: the bytes, the registry, this version, the code that grades
+    (`code`, else `codehash.code_digest`), the seed, the time inputs, the handout that
+    provided code is compared with (its content hash), and the numeric settings when they
+    are not the defaults (another kernel set is another run)."""
     when = options.submitted_at.isoformat() if options.submitted_at else ""
     if student and options.timestamps and student.lower() in options.timestamps:
         when = options.timestamps[student.lower()].isoformat()
@@ -70,20 +75,21 @@ def cache_key(zip_path: Path, assignment: Assignment, options: Options, student:
     if student and options.extensions and student.lower() in options.extensions:
         ext = repr(options.extensions[student.lower()])
     handout = options.starters.digest if options.starters is not None else "no-handout"
-    parts = [sha256_file(zip_path), assignment.registry_hash, __version__, str(options.seed),
+    code = code or code_digest(assignment, reference_folders())
+    parts = [sha256_file(zip_path), assignment.registry_hash, __version__, code, str(options.seed),
              str(options.public_only), when, ext, handout]
     kernels = numerics.from_environ().cache_material()
     if kernels:  # "" for the defaults
         parts.append(kernels)
-    material = "|".join(parts)
-    return hashlib.sha256(material.encode()).hexdigest()[:32]
+    return digest(parts)[:32]
 
 
 def plan(zips: Iterable[Path], assignment: Assignment, options: Options) -> list[BatchItem]:
     items = []
+    code = code_digest(assignment, reference_folders())  # once: the same for every zip
     for z in zips:
         student = guess_student(z.name, assignment.submission)
-        items.append(BatchItem(z, student, cache_key(z, assignment, options, student)))
+        items.append(BatchItem(z, student, cache_key(z, assignment, options, student, code)))
     return items
 
 

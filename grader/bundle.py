@@ -63,6 +63,7 @@ README = "README.txt"
 PRIVATE_PACKAGES = ("reference",)  # the in-package references; --references folders add theirs
 JUDGED_BY_CODE = {"train": ("metric",), "plugin": ("plugin",),  # kinds running registry code on outputs
                   "integrity": ("behaviour",)}  # provided code judged by behaviour (a handout is not in a bundle)
+WITHHELD = ("theory", "solution", "starter", "starters_dir", "source")  # registry keys a bundle never holds
 ZIP_TIME = (2025, 1, 1, 0, 0, 0)  # fixed entry times: the same registry gives the same bytes
 
 
@@ -308,8 +309,8 @@ class Replayer:
 def assignment_data(a: Assignment, checks: Iterable[Check]) -> dict[str, Any]:
     """What a self-check needs of an assignment: files, rules, limits, the given checks, in
     the schema's own data form. No theory parameters, no `solution`/`starter` references."""
-    kept = replace(a, checks=tuple(checks), theory={}, solution="", starter="", starters_dir="", source="")
-    return schema.to_data(kept)
+    data = schema.to_data(replace(a, checks=tuple(checks)))
+    return {k: v for k, v in data.items() if k not in WITHHELD}
 
 
 def assignment_from(data: Mapping[str, Any], source: str) -> Assignment:

@@ -109,3 +109,21 @@ def load_merged(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any]
     out_lines: Lines = {}
     merged = _merge(base, data, (), base_lines, lines, out_lines)
     return merged, out_lines
+
+
+def extends_chain(path: Path) -> list[Path]:
+    """The file and every base it extends, nearest first (for hashing what a grade depends on).
+    Stops quietly at a broken link: loading the file reports that."""
+    chain: list[Path] = []
+    path = path.resolve()
+    while path.is_file() and path not in chain:
+        chain.append(path)
+        try:
+            data, _ = read_yaml(path)
+        except RegistryError:
+            break
+        parent = data.get("extends") if isinstance(data, dict) else None
+        if not isinstance(parent, str):
+            break
+        path = (path.parent / parent).resolve()
+    return chain

@@ -86,10 +86,10 @@ class FileRule:
 class ZipLimits:
     """Limits that make hostile zips (bombs, floods) a verdict instead of a full disk."""
 
-    max_zip_mb: Annotated[float, Field(strict=True, ge=1)] = 200.0
+    max_zip_mb: Annotated[float, Field(strict=True, gt=0)] = 200.0
     max_entries: Annotated[int, Field(strict=True, ge=1)] = 200
-    max_file_mb: Annotated[float, Field(strict=True, ge=1)] = 100.0
-    max_total_mb: Annotated[float, Field(strict=True, ge=1)] = 300.0
+    max_file_mb: Annotated[float, Field(strict=True, gt=0)] = 100.0
+    max_total_mb: Annotated[float, Field(strict=True, gt=0)] = 300.0
     max_ratio: Annotated[float, Field(strict=True, ge=1)] = 200.0  # uncompressed / compressed, per entry
 
 

@@ -46,8 +46,10 @@ def _say(err: dict[str, Any], path: tuple[Any, ...]) -> tuple[str, str, tuple[An
     if kind in ("float_type", "float_parsing", "int_type", "int_parsing", "int_from_float", "finite_number"):
         what = "a whole number" if kind.startswith("int") else "a number"
         return f"expected {what}, got {value!r}", "write a plain number such as 10", path
-    if kind in ("greater_than_equal", "greater_than"):
-        return f"must be at least {ctx.get('ge', ctx.get('gt'))}, got {value}", "", path
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx.get('ge')}, got {value}", "", path
+    if kind == "greater_than":
+        return f"must be more than {ctx.get('gt')}, got {value}", "", path
     if kind == "bool_type":
         return f"expected true or false, got {value!r}", "write true or false", path
     if kind == "string_type":

@@ -1,0 +1,82 @@
+"""What code decides a grade, as one hash: part of the batch cache key.
+
+A grade depends on more than the zip, the registry data and the version string: on the
+grader's own source (check kinds, comparisons, the sandbox's probes) and on the course's
+code (references, judges, generators) and YAML files. Editing any of them must regrade,
+so the cache key holds `code_digest(assignment)`:
+
+- every `.py` file of the `grader` package (imported or not: the sandbox server runs
+  some of them in another process);
+- every module *imported in this process* whose file lies in a course root: the folder of
+  each top-level package the registry names in a `package.module:function` reference
+  (loading the registry imported them), and the `--references` folders;
+- the assignment's YAML file and the files it `extends`.
+
+Files are hashed by their bytes (`hashing.files_digest`), never by their times.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Any, Iterable
+
+from .extends import extends_chain
+from .hashing import digest, files_digest
+from .plain import plain
+from .schema import REFERENCE, Assignment
+
+GRADER_ROOT = Path(__file__).resolve().parent
+
+
+@functools.lru_cache(maxsize=1)
+def grader_digest() -> str:
+    """All of the grader's own Python source (computed once per process)."""
+    return files_digest(GRADER_ROOT.rglob("*.py"), GRADER_ROOT.parent)
+
+
+def references_in(value: Any) -> set[str]:
+    """Every `package.module:function` string anywhere in registry data."""
+    if isinstance(value, str):
+        return {value} if REFERENCE.fullmatch(value) else set()
+    if isinstance(value, dict):
+        return set().union(*(references_in(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(references_in(v) for v in value)) if value else set()
+    return set()
+
+
+def course_roots(assignment: Assignment, extra: Iterable[str] = ()) -> list[Path]:
+    """Folders whose imported modules are course code: those of the registry's top-level
+    packages (already imported by the registry's validation) and `extra` folders."""
+    refs = references_in(plain([c.params for c in assignment.checks])) | {
+        r for r in (assignment.solution, assignment.starter) if r}
+    roots: list[Path] = [Path(p).resolve() for p in extra]
+    for top in sorted({r.partition(":")[0].split(".")[0] for r in refs}):
+        module = sys.modules.get(top)
+        paths = list(getattr(module, "__path__", None) or [])  # a package: its folder(s)
+        if not paths and getattr(module, "__file__", None):
+            paths = [str(Path(module.__file__).parent)]  # a top-level module: its folder
+        roots += [Path(p).resolve() for p in paths]
+    return [r for r in dict.fromkeys(roots) if r != GRADER_ROOT]
+
+
+def course_files(assignment: Assignment, extra: Iterable[str] = ()) -> set[Path]:
+    roots = course_roots(assignment, extra)
+    files: set[Path] = set()
+    for module in list(sys.modules.values()):
+        name = getattr(module, "__file__", None)
+        if not name or not name.endswith(".py"):
+            continue
+        path = Path(name).resolve()
+        if any(path.is_relative_to(root) for root in roots) and not path.is_relative_to(GRADER_ROOT):
+            files.add(path)
+    if assignment.source and Path(assignment.source).is_file():
+        files.update(extends_chain(Path(assignment.source)))
+    return files
+
+
+def code_digest(assignment: Assignment, extra: Iterable[str] = ()) -> str:
+    """The grader's source + the course's imported modules and YAML files."""
+    return digest(grader_digest(), files_digest(course_files(assignment, extra)))
