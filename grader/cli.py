@@ -19,7 +19,7 @@ from rich.console import Console
 
 from . import __version__
 from .errors import GraderError, UsageError
-from .exitcodes import ExitStatus
+from .exitcodes import Report, status_of
 
 DEFAULT_ASSIGNMENT = "nyu-dl-hw2-2025"
 ENV_ASSIGNMENT = "HW2_GRADER_ASSIGNMENT"
@@ -48,7 +48,7 @@ def handles_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             click.echo(f"grader: error: {first}", err=True)
             for line in rest:
                 click.echo(f"grader: error: {line}", err=True)
-            sys.exit(exc.exit_code)
+            sys.exit(status_of(exc))
         except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
             raise
         except Exception as exc:  # a bug of ours: one line, and the traceback only on request
@@ -56,7 +56,7 @@ def handles_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                 raise
             click.echo(f"grader: internal error: {type(exc).__name__}: {exc} "
                        "(set HW2_GRADER_DEBUG=1 for the traceback, and please report it)", err=True)
-            sys.exit(ExitStatus.INTERNAL)
+            sys.exit(status_of(exc))
 
     return wrapper
 
@@ -129,7 +129,7 @@ def main(ctx: click.Context, registry_dirs: tuple[str, ...], reference_dirs: tup
         try:
             ctx.obj["references"] = use_reference_folders(reference_dirs)
         except GraderError as exc:
-            _fail(str(exc), exc.exit_code)
+            _fail(str(exc), status_of(exc))
 
 
 # --------------------------------------------------------------------------- registry commands
@@ -192,14 +192,14 @@ def validate(ctx: click.Context, files: tuple[str, ...], self_test: bool) -> Non
     from . import registry
     from .validation import self_test as run_self_test
 
-    status = ExitStatus.OK
+    report = Report()
     for file in files:
         try:
             a = registry.load_file(file)
         except GraderError as exc:
             for line in str(exc).splitlines():
                 click.echo(f"grader: error: {line}", err=True)
-            status = ExitStatus.USAGE
+            report.error(exc)
             continue
         click.echo(f"{file}: ok ({a.id}: {len(a.checks)} checks, {a.auto_max:g} automatic points, "
                    f"{sum(m.points for m in a.manual):g} by hand)")
@@ -207,9 +207,8 @@ def validate(ctx: click.Context, files: tuple[str, ...], self_test: bool) -> Non
             ok, lines = run_self_test(a)
             for line in lines:
                 click.echo(f"  {line}")
-            if not ok and status == ExitStatus.OK:
-                status = ExitStatus.PROBLEMS
-    sys.exit(status)
+            report.problem(not ok)
+    sys.exit(report.return_code)
 
 
 @main.command()
@@ -277,7 +276,7 @@ def theory_cmd(ctx: click.Context, submission: str, assignment: str | None, as_j
     else:
         _console().print(theory_table(report))
     bad = not report.has_text or any(i.status in ("wrong", "not-found") for i in report.items)
-    sys.exit(ExitStatus.PROBLEMS if bad else ExitStatus.OK)
+    sys.exit(Report(problems=int(bad)).return_code)
 
 
 @main.command("bundle")
@@ -310,7 +309,7 @@ def bundle_cmd(ctx: click.Context, assignment_id: str, out: str, as_json: bool) 
                    f"{a.submission.zip_example or 'SUBMISSION.zip'}")
     for problem in report.problems:
         click.echo(f"grader: problem: {problem}", err=True)
-    sys.exit(ExitStatus.PROBLEMS if report.problems else ExitStatus.OK)
+    sys.exit(Report(problems=len(report.problems)).return_code)
 
 
 # --------------------------------------------------------------------------- grading commands
@@ -362,11 +361,6 @@ def _existing_zip(path: str) -> Path:
     if p.is_dir():
         raise UsageError(f"{path}: is a folder (use `grader batch {path}` for a folder of zips)")
     return p
-
-
-def _clean_grade(g) -> bool:
-    return (g.verdict == "graded" and not g.penalties and not g.problems
-            and all(c.status == "pass" for c in g.checks))
 
 
 def _with_runner(run_code: bool):
@@ -424,7 +418,9 @@ def grade(ctx: click.Context, submission: str, assignment: str | None, submitted
             click.echo(_provided_mode(a, options))
         if feedback:
             click.echo(f"feedback written to {feedback}")
-    sys.exit(ExitStatus.OK if _clean_grade(g) else ExitStatus.PROBLEMS)
+    status = Report()
+    status.grade(g)
+    sys.exit(status.return_code)
 
 
 @main.command()
@@ -484,9 +480,9 @@ def check(ctx: click.Context, submission: str, assignment: str | None, submitted
             con.print(f"Public checks not run (--no-run). {len(a.checks)} automatic checks will be graded.")
         if _provided_mode(a, options) and (run_code or options.starters is not None):  # text checks run anyway
             click.echo(_provided_mode(a, options))
-    clean = g.verdict == "graded" and not g.penalties and not g.problems and \
-        all(c.status in ("pass", "skipped") for c in g.checks)
-    sys.exit(ExitStatus.OK if clean else ExitStatus.PROBLEMS)
+    status = Report()
+    status.grade(g, skipped_ok=True)
+    sys.exit(status.return_code)
 
 
 @main.command()
@@ -575,7 +571,7 @@ def batch(ctx: click.Context, folder: str, assignment: str | None, timestamps: s
                    f"{out}/grades.json, {out}/brightspace.csv, {out}/lms.csv, {out}/feedback/, {out}/gradescope/" +
                    (f", {paths['theory']}" if "theory" in paths else "") +
                    (f", {paths['histogram']}" if "histogram" in paths else ""))
-    sys.exit(ExitStatus.OK if result.crashed == 0 else ExitStatus.PROBLEMS)
+    sys.exit(Report(problems=result.crashed).return_code)
 
 
 # --------------------------------------------------------------------------- course files

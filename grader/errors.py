@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .exitcodes import ExitStatus
+
 
 class GraderError(Exception):
     """Base of every error the CLI reports as one line."""
 
-    exit_code = 2
+    exit_code = ExitStatus.USAGE
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -26,7 +28,7 @@ class GraderError(Exception):
 class UsageError(GraderError):
     """A command-line input is wrong (missing file, bad time, unknown option value)."""
 
-    exit_code = 2
+    exit_code = ExitStatus.USAGE
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class RegistryProblem:
 class RegistryError(GraderError):
     """A problem file is invalid. Carries every problem found, each naming file, line, key, fix."""
 
-    exit_code = 2
+    exit_code = ExitStatus.USAGE
 
     def __init__(self, problems: "list[RegistryProblem] | tuple[RegistryProblem, ...]"):
         self.problems = tuple(problems)
@@ -56,7 +58,7 @@ class RegistryError(GraderError):
 
 
 class UnknownAssignmentError(GraderError):
-    exit_code = 2
+    exit_code = ExitStatus.USAGE
 
     def __init__(self, wanted: str, known: list[str]):
         super().__init__(f"unknown assignment {wanted!r}; known: {', '.join(sorted(known)) or '(none)'}")
@@ -67,4 +69,4 @@ class UnknownAssignmentError(GraderError):
 class SandboxError(GraderError):
     """The sandbox itself (not the student's code) failed: the grader cannot run safely."""
 
-    exit_code = 3
+    exit_code = ExitStatus.INTERNAL

@@ -9,6 +9,7 @@ serialises byte for byte the same.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
 from .schema import ManualItem  # noqa: F401 - the registry's, listed in every Grade
@@ -16,7 +17,37 @@ from .schema import ManualItem  # noqa: F401 - the registry's, listed in every G
 if TYPE_CHECKING:  # models stay import-light; the report class lives with the theory checker
     from .theory.spec import TheoryReport
 
-Status = Literal["pass", "partial", "fail", "error", "skipped"]
+
+
+class Status(StrEnum):
+    """What one check says about the student's work (a `str`: `"pass" == Status.PASS`).
+
+    - `pass`: full points; `partial`: some points; `fail`: the code ran and the answer is wrong.
+    - `error`: the student's code could not be judged because *running it* went wrong: it
+      raised, hung past its limit, crashed the child, or was never defined (the notebook
+      failed before it). It says nothing about whether the idea was right; no points, and
+      the message names what happened. A fault of the grader itself is never `error`: that
+      is exit status 3 for the whole command.
+    - `skipped`: not judged here (a self-check without this check's values, a notebook
+      missing from the zip, a check the TAs grade by hand).
+    """
+
+    PASS = "pass"
+    PARTIAL = "partial"
+    FAIL = "fail"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+class GradeVerdict(StrEnum):
+    """What happened to a whole submission (`Grade.verdict`)."""
+
+    GRADED = "graded"  # scored (penalties may apply)
+    NOT_ACCEPTED = "not-accepted"  # later than the cut-off: score 0
+    REJECTED = "rejected"  # the zip could not be graded (not a zip, hostile, too big): `reason` says why
+    ERROR = "error"  # the grader crashed on this submission in a batch (a worker died): regraded next run
+
+
 PenaltyRule = Literal["naming", "late", "execution", "integrity"]
 
 
@@ -142,13 +173,16 @@ class Measure:
 class CheckResult:
     id: str
     notebook: str
-    status: str  # one of Status
+    status: Status  # a plain string is accepted and checked
     points: float
     max_points: float
     message: str = ""
     seconds: float = 0.0
     public: bool = False
     measure: Measure | None = None  # threshold checks only
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", Status(self.status))  # a typo is an error here, not in a report
 
     def to_json(self, with_seconds: bool = False) -> dict[str, Any]:
         out = {
@@ -200,7 +234,7 @@ class Grade:
     score: float
     max_score: float
     auto_max: float
-    verdict: str  # "graded" | "not-accepted" | "rejected" (fatal intake problem)
+    verdict: GradeVerdict  # a plain string is accepted and checked
     reason: str = ""
     grader_version: str = ""
     registry_hash: str = ""
@@ -223,6 +257,9 @@ class Grade:
     # numeric settings of the run (kernel variables, torch threads, the kernel set torch
     # picked): `grader.numerics`; shown with `--timings` only, like the timings
     provenance: tuple[tuple[str, Any], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "verdict", GradeVerdict(self.verdict))
 
     def to_json(self, with_timings: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {

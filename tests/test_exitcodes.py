@@ -1,0 +1,53 @@
+"""One object decides every exit status; statuses and verdicts are checked enums."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from grader.errors import RegistryError, SandboxError, UsageError
+from grader.exitcodes import ExitStatus, Report, clean_grade, status_of
+from grader.models import CheckResult, GradeVerdict, Status
+from tests.report.conftest import make_grade
+
+
+def test_report_return_code_orders_internal_usage_problems_ok():
+    assert Report().return_code == ExitStatus.OK == 0
+    r = Report()
+    r.problem(False)
+    assert r.return_code == ExitStatus.OK
+    r.problem()
+    assert r.return_code == ExitStatus.PROBLEMS == 1
+    r.error(UsageError("bad option"))
+    assert r.return_code == ExitStatus.USAGE == 2
+    r.error(RuntimeError("a bug"))
+    assert r.return_code == ExitStatus.INTERNAL == 3
+
+
+def test_errors_say_their_status_and_anything_else_is_internal():
+    assert status_of(RegistryError([])) == ExitStatus.USAGE
+    assert status_of(SandboxError("no sandbox")) == ExitStatus.INTERNAL
+    assert status_of(KeyError("x")) == ExitStatus.INTERNAL
+
+
+def test_clean_grade_needs_every_check_passed_or_skipped_in_a_self_check():
+    check = lambda status: CheckResult("c", "n.ipynb", status, 0.0, 1.0)  # noqa: E731
+    passed = make_grade(checks=(check("pass"),), penalties=(), problems=())
+    skipped = make_grade(checks=(check("pass"), check("skipped")), penalties=(), problems=())
+    assert clean_grade(passed) and not clean_grade(skipped) and clean_grade(skipped, skipped_ok=True)
+    report = Report()
+    report.grade(make_grade(checks=(check("error"),), penalties=(), problems=()), skipped_ok=True)
+    assert report.return_code == ExitStatus.PROBLEMS
+
+
+def test_statuses_and_verdicts_are_str_enums_checked_on_construction():
+    c = CheckResult("c", "n.ipynb", "error", 0.0, 1.0)
+    assert c.status is Status.ERROR and c.status == "error"
+    assert json.dumps(c.to_json())  # plain JSON strings
+    assert json.loads(json.dumps(c.to_json()))["status"] == "error"
+    with pytest.raises(ValueError):
+        CheckResult("c", "n.ipynb", "errror", 0.0, 1.0)
+    with pytest.raises(ValueError):
+        make_grade(verdict="graded!")
+    assert make_grade(verdict="not-accepted").verdict is GradeVerdict.NOT_ACCEPTED
