@@ -54,6 +54,7 @@ def validate(data: dict[str, Any], file: str, lines: Lines, source: str,
     for key in schema.LOADER_KEYS:
         if key in data:
             add((key,), "unknown key", "remove it: the grader sets it")
+    data = _drop_unmatched_removals(data, add)
     assignment = None
     try:
         assignment = schema.validate({**data, "source": source, "registry_hash": registry_hash(data)})
@@ -63,6 +64,25 @@ def validate(data: dict[str, Any], file: str, lines: Lines, source: str,
     if found or assignment is None:
         raise RegistryError(found)
     return assignment
+
+
+def _drop_unmatched_removals(data: dict[str, Any], add: Callable[..., None]) -> dict[str, Any]:
+    """`remove: true` that matched no entry of the base (the merge dropped those that did)."""
+    def kept(items: Any, path: tuple[Any, ...], id_key: str) -> Any:
+        if not isinstance(items, list):
+            return items
+        for i, item in enumerate(items):
+            if isinstance(item, dict) and item.get("remove") is True:
+                add(path + (i,), f"nothing to remove: no `{item.get(id_key)}` in the base file",
+                    f"check the {id_key}, or drop this entry")
+        return [item for item in items if not (isinstance(item, dict) and item.get("remove") is True)]
+
+    out = {**data, "checks": kept(data.get("checks"), ("checks",), "id"),
+           "manual": kept(data.get("manual"), ("manual",), "id")}
+    if isinstance(data.get("submission"), dict) and "files" in data["submission"]:
+        sub = data["submission"]
+        out["submission"] = {**sub, "files": kept(sub.get("files"), ("submission", "files"), "name")}
+    return {k: v for k, v in out.items() if k in data}
 
 
 def registry_hash(data: Mapping[str, Any]) -> str:

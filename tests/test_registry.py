@@ -142,3 +142,74 @@ def test_exponent_floats_are_numbers_not_strings(tmp_path):
     a = registry.load_file(write(tmp_path, "f.yaml", text))
     assert a.penalties.naming_percent == 10.0
     assert a.penalties.late.period_hours == 24.0 and a.penalties.late.grace_minutes == 1.5
+
+
+CHECKS = """\
+checks:
+  - {id: a.one, notebook: a.ipynb, kind: function, points: 2, target: f, reference: "reference.theory.shapes:conv1d_output_shape", cases: [{args: [[7, 11], 3]}]}
+  - {id: a.two, notebook: a.ipynb, kind: function, points: 3, target: g, reference: "reference.theory.shapes:conv1d_output_shape", cases: [{args: [[7, 11], 3]}]}
+manual:
+  - {id: theory, points: 5}
+  - {id: essay, points: 1}
+"""
+
+
+def test_extends_remove_drops_an_entry_and_overrides_one_by_id(tmp_path):
+    write(tmp_path, "_base.yaml", BASE.replace("id: demo-hw\n", "") + CHECKS)
+    child = write(tmp_path, "child.yaml", """\
+        extends: _base.yaml
+        id: demo-child
+        checks:
+          - {id: a.one, remove: true}
+          - {id: a.two, points: 4}
+        manual:
+          - {id: essay, remove: true}
+        submission:
+          files:
+            - {name: theory.pdf, remove: true}
+        """)
+    a = registry.load_file(child)
+    assert [(c.id, c.points, c.params["target"]) for c in a.checks] == [("a.two", 4.0, "g")]
+    assert [m.id for m in a.manual] == ["theory"]
+    assert [f.name for f in a.submission.files] == ["a.ipynb"]
+    assert "remove" not in a.checks[0].params
+
+
+def test_removing_an_unknown_entry_is_not_silently_a_new_one(tmp_path):
+    write(tmp_path, "_base.yaml", BASE.replace("id: demo-hw\n", "") + CHECKS)
+    found = problems_of(write(tmp_path, "child.yaml", "extends: _base.yaml\nid: c\nchecks:\n  - {id: a.tree, remove: true}\n"))
+    assert [(p.key, p.line) for p in found] == [("checks[2]", 4)]
+    assert found[0].problem == "nothing to remove: no `a.tree` in the base file"
+
+
+def test_check_params_are_the_kinds_to_validate_with_lines(tmp_path):
+    text = BASE + CHECKS.replace("target: g,", "targte: g,").replace("kind: function, points: 2", "kind: functoin, points: 2")
+    found = problems_of(write(tmp_path, "k.yaml", text))
+    by_key = {p.key: p for p in found}
+    assert by_key["checks[0].kind"].fix == "did you mean `function`?" and by_key["checks[0].kind"].line == 12
+    assert "unknown key" in by_key["checks[1].targte"].problem and by_key["checks[1].targte"].line == 13
+    assert by_key["checks[1].targte"].fix == "did you mean `target`?"
+
+
+def test_schema_words_pydantic_errors_with_the_fix(tmp_path):
+    text = BASE.replace("files:\n", "litter: maybe\n  limits: {max_entries: 0}\n  files:\n") + \
+        "sandbox: {cuda_to_cpu: yes please, memory_mb: 4096.5}\nregistry_hash: abc\n"
+    found = problems_of(write(tmp_path, "s.yaml", text))
+    said = {p.key: (p.problem, p.fix) for p in found}
+    assert said["submission.litter"] == ("unknown value `maybe`", "expected one of ignore, extra")
+    assert said["submission.limits.max_entries"][0] == "must be at least 1, got 0"
+    assert said["sandbox.cuda_to_cpu"] == ("expected true or false, got 'yes please'", "write true or false")
+    assert said["sandbox.memory_mb"][0] == "expected a whole number, got 4096.5"
+    assert said["registry_hash"] == ("unknown key", "remove it: the grader sets it")
+
+
+def test_the_schema_round_trips_an_assignment_through_its_own_data():
+    from grader import schema
+
+    a = registry.load("nyu-dl-hw2-2025")
+    data = schema.to_data(a)
+    assert schema.from_data(data) == a
+    assert data["deadline"] == {"at": "2025-02-25T23:59:00", "timezone": "America/New_York"}
+    assert data["penalties"]["naming"] == {"percent": 10.0}  # the YAML's own shape
+    first = data["checks"][0]
+    assert "params" not in first and set(a.checks[0].params) <= set(first)
