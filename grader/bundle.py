@@ -31,7 +31,6 @@ from __future__ import annotations
 import builtins
 import io
 import json
-import math
 import os
 import pkgutil
 import subprocess
@@ -51,10 +50,11 @@ from .checks.base import import_ref, reference_folders, resolving_with
 from .errors import UsageError
 from .hashing import digest
 from .models import CheckResult, Grade
+from .sandbox.wire import WireError, decode_tree, encode_tree
 from .schema import Assignment, Check
 
 FORMAT = "hw2-grader-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: values in the wire format's exact mode
 MANIFEST = "bundle.json"
 REGISTRY = "registry.json"
 CALLS = "calls.json"
@@ -98,77 +98,23 @@ class _Arrays:
 
     def add(self, array: np.ndarray) -> str:
         arr = np.array(array, copy=True)  # a plain ndarray, detached from the caller's
-        if arr.dtype.hasobject or arr.dtype.kind not in "biufcSUMm":
-            raise Unbundlable(f"an array of dtype {arr.dtype}")
         name = f"{ARRAYS}{digest(arr)[:24]}.npy"
         self.items.setdefault(name, arr)
         return name
 
 
 def encode(value: Any, arrays: _Arrays) -> Any:
-    """A result of a reference call as JSON data (arrays go to `arrays`). Exact round trip."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value) if math.isfinite(value) else {"$float": repr(float(value))}
-    if isinstance(value, np.ndarray):
-        from .sandbox.wire import TensorArray
-
-        out: dict[str, Any] = {"$array": arrays.add(value)}
-        if isinstance(value, TensorArray):
-            out["tensor"] = True
-        return out
-    if isinstance(value, np.generic):
-        return {"$scalar": arrays.add(np.asarray(value))}
-    if isinstance(value, tuple):
-        return {"$tuple": [encode(v, arrays) for v in value]}
-    if isinstance(value, list):
-        return [encode(v, arrays) for v in value]
-    if isinstance(value, Mapping):
-        if all(isinstance(k, str) and not k.startswith("$") for k in value):
-            return {k: encode(v, arrays) for k, v in value.items()}
-        return {"$dict": [[encode(k, arrays), encode(v, arrays)] for k, v in value.items()]}
-    if type(value).__module__.split(".")[0] == "torch" and hasattr(value, "detach"):
-        try:
-            arr = value.detach().cpu().numpy()
-        except (TypeError, RuntimeError) as exc:
-            raise Unbundlable(f"a tensor of dtype {value.dtype} ({exc})") from None
-        return {"$torch": arrays.add(arr)}
-    raise Unbundlable(f"a value of type {type(value).__name__}")
+    """A result of a reference call as JSON data (arrays go to `arrays`): the wire's value
+    format in its exact mode (`wire.encode_tree`). Exact round trip, or `Unbundlable`."""
+    try:
+        return encode_tree(value, arrays.add)
+    except WireError as exc:
+        raise Unbundlable(str(exc)) from None
 
 
 def decode(data: Any, load: Callable[[str], np.ndarray]) -> Any:
     """The inverse of `encode`; every array is a fresh copy (a caller may change it)."""
-    if isinstance(data, list):
-        return [decode(v, load) for v in data]
-    if not isinstance(data, dict):
-        return data
-    if "$array" in data:
-        arr = load(data["$array"]).copy()
-        if data.get("tensor"):
-            from .sandbox.wire import TensorArray
-
-            arr = arr.view(TensorArray)
-        return arr
-    if "$scalar" in data:
-        return load(data["$scalar"])[()]
-    if "$float" in data:
-        return float(data["$float"])
-    if "$tuple" in data:
-        return tuple(decode(v, load) for v in data["$tuple"])
-    if "$dict" in data:
-        return {_hashable(decode(k, load)): decode(v, load) for k, v in data["$dict"]}
-    if "$torch" in data:
-        import torch
-
-        return torch.from_numpy(load(data["$torch"]).copy())
-    return {k: decode(v, load) for k, v in data.items()}
-
-
-def _hashable(key: Any) -> Any:
-    return tuple(_hashable(k) for k in key) if isinstance(key, list) else key
+    return decode_tree(data, load)
 
 
 def call_key(ref: str, args: Iterable[Any], kwargs: Mapping[str, Any]) -> str:
@@ -522,7 +468,7 @@ def _array_names(data: Any) -> set[str]:
     found: set[str] = set()
     if isinstance(data, dict):
         for k, v in data.items():
-            if k in ("$array", "$scalar", "$torch") and isinstance(v, str):
+            if k == "$array" and isinstance(v, str):
                 found.add(v)
             else:
                 found |= _array_names(v)

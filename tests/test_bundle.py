@@ -358,6 +358,18 @@ def test_values_round_trip_as_data_and_keep_their_call_key():
     assert call_key("m:f", [np.random.default_rng(1)], {}) != call_key("m:f", [np.random.default_rng(2)], {})
     with pytest.raises(Exception, match="object"):
         encode({"o": object()}, arrays)
+    # one codec: the sandbox wire's value format, in its exact mode
+    import torch
+
+    from grader.sandbox.wire import TensorArray, tensor
+
+    arrays = _Arrays()
+    more = {"torch": torch.arange(3, dtype=torch.float64), "marked": tensor(np.ones(2, dtype=np.float32))}
+    data = json.loads(json.dumps(encode(more, arrays)))
+    assert data["torch"] == {"$array": next(iter(arrays.items)), "torch": True} or data["torch"]["torch"] is True
+    back = decode(data, {n: a for n, a in arrays.items.items()}.__getitem__)
+    assert isinstance(back["torch"], torch.Tensor) and back["torch"].dtype == torch.float64
+    assert type(back["marked"]) is TensorArray
 
 
 def _npy(array: np.ndarray) -> bytes:

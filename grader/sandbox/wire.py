@@ -24,6 +24,11 @@ torch tensor                ``{"$array": i, "tensor": true}`` (+ ``"from_dtype"`
 anything else               ``{"$unencodable": "type name", "reason": "..."}``
 ==========================  =====================================================
 
+The same format serves data kept on disk (self-check bundles, `encode_tree` /
+`decode_tree`) in an *exact* mode: ``$array`` holds the name the caller stored the array
+under, ``"scalar": true`` / ``"torch": true`` bring back a numpy scalar / a torch tensor,
+and a value the format cannot hold raises `NotExact` instead of becoming a marker.
+
 Encoding never calls a method of an object it does not know (no ``__eq__``, ``__len__``,
 ``__iter__``, ``__class__`` of student objects): it dispatches on ``type(x)`` and uses
 base-class methods taken at import time, so a student object cannot pretend to be
@@ -352,11 +357,21 @@ def _torch() -> dict[str, Any] | None:
 
 
 class _Encoder:
-    def __init__(self, caps: Caps):
+    """`store` set: the exact mode of `encode_tree` (arrays go to `store`, which names them;
+    numpy scalars and torch tensors are flagged so they come back as such; a value the
+    format cannot hold raises `NotExact` instead of becoming a marker)."""
+
+    def __init__(self, caps: Caps, store: Callable[[np.ndarray], str] | None = None):
         self.caps = caps
+        self.store = store
         self.blobs: list[bytes] = []
         self.total = 0
         self.items = 0
+
+    def unencodable(self, t: type, reason: str = "") -> Any:
+        if self.store is not None:
+            raise NotExact(f"a value of type {_repr_type(t)}" + (f" ({reason})" if reason else ""))
+        return {"$unencodable": _repr_type(t), "reason": reason} if reason else {"$unencodable": _repr_type(t)}
 
     def array_blob(self, arr: np.ndarray) -> int:
         if arr.dtype.kind not in ALLOWED_KINDS or arr.dtype.fields is not None or arr.dtype.hasobject:
@@ -366,6 +381,8 @@ class _Encoder:
         self.total += arr.nbytes
         if self.total > self.caps.max_total_array_bytes:
             raise WireError(f"arrays of this value exceed {self.caps.max_total_array_bytes} bytes in total")
+        if self.store is not None:
+            return self.store(arr)
         buf = io.BytesIO()
         _write_array(buf, arr, allow_pickle=False)
         self.blobs.append(buf.getvalue())
@@ -376,7 +393,7 @@ class _Encoder:
         if self.items > self.caps.max_items:
             raise WireError("value has too many items")
         if depth > self.caps.max_depth:
-            return {"$unencodable": _repr_type(_type(x)), "reason": "nested too deep"}
+            return self.unencodable(_type(x), "nested too deep")
         t = _type(x)
         try:
             if x is None or t is bool:
@@ -400,10 +417,16 @@ class _Encoder:
                 base = _nd_view(x, _np_ndarray)
                 return {"$array": self.array_blob(_nd_copy(base))}
             if _issubclass(t, _np_generic):
-                return {"$array": self.array_blob(np.asarray(x).reshape(()).copy())}
+                out = {"$array": self.array_blob(np.asarray(x).reshape(()).copy())}
+                if self.store is not None:
+                    out["scalar"] = True
+                return out
             tr = _torch()
             if tr is not None and _issubclass(t, tr["Tensor"]):
-                return self.tensor(x, tr)
+                out = self.tensor(x, tr)
+                if self.store is not None:
+                    out["torch"] = out.pop("tensor")
+                return out
             # subclasses of plain types: send the base value (namedtuple -> tuple, IntEnum -> int)
             if _issubclass(t, bool):  # pragma: no cover - bool cannot be subclassed
                 return bool(x)
@@ -423,12 +446,12 @@ class _Encoder:
             if _issubclass(t, dict):
                 return self.mapping(x, depth)
         except _Skip as skip:
-            return {"$unencodable": _repr_type(t), "reason": str(skip)}
+            return self.unencodable(t, str(skip))
         except WireError:
             raise
         except Exception as exc:  # noqa: BLE001 - anything odd becomes a marker, never a crash
-            return {"$unencodable": _repr_type(t), "reason": f"{_type(exc).__name__} while encoding"}
-        return {"$unencodable": _repr_type(t)}
+            return self.unencodable(t, f"{_type(exc).__name__} while encoding")
+        return self.unencodable(t)
 
     def mapping(self, x: Any, depth: int) -> Any:
         items = list(_dict_items(x))
@@ -499,10 +522,13 @@ def _read_array(blob: bytes, caps: Caps) -> np.ndarray:
 
 
 class _Decoder:
-    def __init__(self, blobs: list[bytes], caps: Caps, tensors: str):
+    """`load` set: the exact mode of `decode_tree` (arrays by the names `store` gave)."""
+
+    def __init__(self, blobs: list[bytes], caps: Caps, tensors: str, load: Callable[[str], np.ndarray] | None = None):
         self.blobs = blobs
         self.caps = caps
         self.tensors = tensors
+        self.load = load
         self.items = 0
         self.total = 0
         self.used: set[int] = set()
@@ -559,13 +585,26 @@ class _Decoder:
                 raise WireError("bad $unencodable")
             return Unencodable(x[m][:300], x.get("reason", "")[:300])
         if m == "$array":
-            if not keys <= {"$array", "tensor", "from_dtype"}:
+            exact = {"scalar", "torch"} if self.load is not None else set()
+            if not keys <= {"$array", "tensor", "from_dtype"} | exact:
                 raise WireError("bad $array keys")
             i = x[m]
-            if type(i) is not int or not 0 <= i < len(self.blobs) or i in self.used:
+            if self.load is not None:
+                arr = self.load(i) if type(i) is str else None
+                if type(arr) is not np.ndarray or arr.dtype.kind not in ALLOWED_KINDS or arr.dtype.fields is not None:
+                    raise WireError("bad $array name")
+                arr = arr.copy()  # a caller may change what it gets
+                if x.get("scalar") is True:
+                    return arr[()]
+                if x.get("torch") is True:
+                    import torch
+
+                    return torch.from_numpy(arr)
+            elif type(i) is not int or not 0 <= i < len(self.blobs) or i in self.used:
                 raise WireError("bad $array index")
-            self.used.add(i)
-            arr = _read_array(self.blobs[i], self.caps)
+            else:
+                self.used.add(i)
+                arr = _read_array(self.blobs[i], self.caps)
             self.total += arr.nbytes
             if self.total > self.caps.max_total_array_bytes:
                 raise WireError("arrays over the total cap")
@@ -593,6 +632,23 @@ def decode_value(message: bytes, caps: Caps = DEFAULT_CAPS, tensors: str = "arra
 def decode_parts(header: Any, blobs: list[bytes], caps: Caps = DEFAULT_CAPS, tensors: str = "array") -> Any:
     dec = _Decoder(blobs, caps, tensors)
     return dec.value(header, 0)
+
+
+class NotExact(WireError):
+    """`encode_tree`: a value the format cannot hold exactly."""
+
+
+def encode_tree(value: Any, store: Callable[[np.ndarray], str], caps: Caps = DEFAULT_CAPS) -> Any:
+    """The exact mode of the value format, for data kept on disk (self-check bundles): the
+    JSON tree of `value` with each array handed to `store` (which returns its name);
+    numpy scalars and torch tensors come back as such from `decode_tree`. Raises
+    `NotExact` for anything the format cannot hold, never a marker."""
+    return _Encoder(caps, store).value(value, 0)
+
+
+def decode_tree(tree: Any, load: Callable[[str], np.ndarray], caps: Caps = DEFAULT_CAPS) -> Any:
+    """The inverse of `encode_tree`; `load(name)` gives back a stored array (copied here)."""
+    return _Decoder([], caps, "array", load).value(tree, 0)
 
 
 def to_plain(value: Any) -> Any:
