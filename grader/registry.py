@@ -24,7 +24,6 @@ from typing import Any, Callable, Iterable, Mapping
 from pydantic import ValidationError
 
 from . import schema, schema_errors
-from .checks import PARAM_VALIDATORS
 from .errors import RegistryError, RegistryProblem, UnknownAssignmentError
 from .extends import load_merged
 from .hashing import digest
@@ -43,8 +42,13 @@ ParamValidator = Callable[[Mapping[str, Any]], list[tuple[str, str, str]]]
 
 
 def validate(data: dict[str, Any], file: str, lines: Lines, source: str,
-             kinds: Mapping[str, ParamValidator] = PARAM_VALIDATORS) -> Assignment:
-    """Merged YAML data -> Assignment, or a RegistryError listing every problem found."""
+             kinds: Mapping[str, ParamValidator] | None = None) -> Assignment:
+    """Merged YAML data -> Assignment, or a RegistryError listing every problem found.
+    `kinds`: the check kinds' validators, by default the engine's (`grader.checks`,
+    imported here and not at the top so that `grader list` stays light; the checks never
+    import the registry, so this is no cycle)."""
+    if kinds is None:
+        from .checks import PARAM_VALIDATORS as kinds
     found: list[RegistryProblem] = []
 
     def add(path: tuple[Any, ...], problem: str, fix: str = "") -> None:

@@ -47,9 +47,9 @@ def _say(err: dict[str, Any], path: tuple[Any, ...]) -> tuple[str, str, tuple[An
         what = "a whole number" if kind.startswith("int") else "a number"
         return f"expected {what}, got {value!r}", "write a plain number such as 10", path
     if kind == "greater_than_equal":
-        return f"must be at least {ctx.get('ge')}, got {value}", "", path
+        return f"must be at least {ctx.get('ge')}, got {value}", f"use {ctx.get('ge')} or more", path
     if kind == "greater_than":
-        return f"must be more than {ctx.get('gt')}, got {value}", "", path
+        return f"must be more than {ctx.get('gt')}, got {value}", f"use a number above {ctx.get('gt')}", path
     if kind == "bool_type":
         return f"expected true or false, got {value!r}", "write true or false", path
     if kind == "string_type":
@@ -65,7 +65,7 @@ def _say(err: dict[str, Any], path: tuple[Any, ...]) -> tuple[str, str, tuple[An
         return f"expected a list, got {type(value).__name__}", "write one `- ...` line per entry", path
     if kind == "registry":
         return err["msg"], str(ctx.get("fix", "")), path
-    return err["msg"], "", path
+    return err["msg"], "see the registry keys in the README", path
 
 
 def allowed_keys(path: Iterable[Any]) -> list[str] | None:
