@@ -31,7 +31,9 @@ def digest(*values: Any) -> str:
 
 
 def _feed(h: Any, value: Any) -> None:
-    if value is None or isinstance(value, bool):
+    if isinstance(value, np.generic):  # before float: np.float64 is a float whose repr differs
+        _feed(h, value.item())
+    elif value is None or isinstance(value, bool):
         h.update(f"C{value!r};".encode())
     elif isinstance(value, (int, float)):
         h.update(f"{type(value).__name__[0]}{value!r};".encode())
@@ -40,8 +42,6 @@ def _feed(h: Any, value: Any) -> None:
         h.update(b"S%d:" % len(data) + data)
     elif isinstance(value, bytes):
         h.update(b"B%d:" % len(value) + value)
-    elif isinstance(value, np.generic):
-        _feed(h, value.item())
     elif isinstance(value, np.ndarray):
         if value.dtype.hasobject:
             raise TypeError(f"an array of dtype {value.dtype}")
