@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ast
 import difflib
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from ..starters import BEHAVIOUR_MODE_LINE
 from ..pysource import clean, dump, top_level_nodes, unparse
