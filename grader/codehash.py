@@ -8,8 +8,10 @@ so the cache key holds `code_digest(assignment)`:
 - every `.py` file of the `grader` package (imported or not: the sandbox server runs
   some of them in another process);
 - every module *imported in this process* whose file lies in a course root: the folder of
-  each top-level package the registry names in a `package.module:function` reference
-  (loading the registry imported them), and the `--references` folders;
+  each top-level package the registry names in a `package.module:function` reference,
+  and the `--references` folders. Every named module is imported first (loading the
+  registry already did for most), so its own imports count too; a module that a judge
+  imports only inside a function body counts once it has run in this process;
 - the assignment's YAML file and the files it `extends`.
 
 Files are hashed by their bytes (`hashing.files_digest`), never by their times.
@@ -18,6 +20,7 @@ Files are hashed by their bytes (`hashing.files_digest`), never by their times.
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
 from pathlib import Path
 from typing import Any, Iterable
@@ -62,7 +65,18 @@ def course_roots(assignment: Assignment, extra: Iterable[str] = ()) -> list[Path
     return [r for r in dict.fromkeys(roots) if r != GRADER_ROOT]
 
 
+def _import_named(assignment: Assignment) -> None:
+    """Import every module the registry names (validation did for most; this makes sure
+    of the rest): their files, and what they import, are then in `sys.modules`."""
+    for ref in sorted(references_in(plain([c.params for c in assignment.checks]))):
+        try:
+            importlib.import_module(ref.partition(":")[0])
+        except Exception:  # noqa: BLE001 - grading reports a broken reference; the key just goes on
+            pass
+
+
 def course_files(assignment: Assignment, extra: Iterable[str] = ()) -> set[Path]:
+    _import_named(assignment)
     roots = course_roots(assignment, extra)
     files: set[Path] = set()
     for module in list(sys.modules.values()):
