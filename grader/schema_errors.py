@@ -47,9 +47,10 @@ def _say(err: dict[str, Any], path: tuple[Any, ...]) -> tuple[str, str, tuple[An
         what = "a whole number" if kind.startswith("int") else "a number"
         return f"expected {what}, got {value!r}", "write a plain number such as 10", path
     if kind == "greater_than_equal":
-        return f"must be at least {ctx.get('ge')}, got {value}", f"use {ctx.get('ge')} or more", path
+        return f"must be at least {_num(ctx.get('ge'))}, got {_num(value)}", f"use {_num(ctx.get('ge'))} or more", path
     if kind == "greater_than":
-        return f"must be more than {ctx.get('gt')}, got {value}", f"use a number above {ctx.get('gt')}", path
+        return f"must be more than {_num(ctx.get('gt'))}, got {_num(value)}", \
+            f"use a number above {_num(ctx.get('gt'))}", path
     if kind == "bool_type":
         return f"expected true or false, got {value!r}", "write true or false", path
     if kind == "string_type":
@@ -66,6 +67,10 @@ def _say(err: dict[str, Any], path: tuple[Any, ...]) -> tuple[str, str, tuple[An
     if kind == "registry":
         return err["msg"], str(ctx.get("fix", "")), path
     return err["msg"], "see the registry keys in the README", path
+
+
+def _num(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
 def allowed_keys(path: Iterable[Any]) -> list[str] | None:
