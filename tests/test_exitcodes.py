@@ -51,3 +51,13 @@ def test_statuses_and_verdicts_are_str_enums_checked_on_construction():
     with pytest.raises(ValueError):
         make_grade(verdict="graded!")
     assert make_grade(verdict="not-accepted").verdict is GradeVerdict.NOT_ACCEPTED
+
+
+def test_a_judge_with_an_unknown_status_is_an_error_without_points():
+    from grader.checks import Verdict, result_from
+    from grader.schema import Check
+
+    check = Check(id="c", notebook="n.ipynb", kind="plugin", points=2)
+    r = result_from(check, Verdict(1.0, "fine", "great"), 0.0)
+    assert r.status is Status.ERROR and r.points == 0 and "unknown status `great`" in r.message
+    assert result_from(check, Verdict(0.5, "half"), 0.0).status is Status.PARTIAL

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 
 import numpy as np
 
-from ..models import CheckResult, Measure
+from ..models import CheckResult, Measure, Status
 from ..plain import plain  # noqa: F401 - the kinds take it from here
 
 REF_PATTERN = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
@@ -96,9 +96,12 @@ class CheckKind(Protocol):
 def result_from(check: Any, verdict: Verdict, seconds: float) -> CheckResult:
     fraction = min(1.0, max(0.0, verdict.fraction))
     status = verdict.status or ("pass" if fraction >= 1.0 else "fail" if fraction <= 0.0 else "partial")
+    message = verdict.message
+    if status not in tuple(Status):  # a course judge's own word: a judging fault, said so, no points
+        status, fraction, message = Status.ERROR, 0.0, f"{message} (the judge gave the unknown status `{status}`)"
     return CheckResult(id=check.id, notebook=check.notebook, status=status,
                        points=round(check.points * fraction, 4), max_points=check.points,
-                       message=verdict.message, seconds=round(seconds, 3), public=check.public,
+                       message=message, seconds=round(seconds, 3), public=check.public,
                        measure=verdict.measure)
 
 
