@@ -254,7 +254,7 @@ class Check:
         return {**{k: v for k, v in out.items() if k != "params"}, **out.get("params", {})}
 
 
-def _deadline(raw: Any) -> datetime:
+def parse_deadline(raw: Any) -> datetime:
     """`"2025-02-25 23:59"`, `{at: ..., timezone: America/New_York}` or a datetime -> aware."""
     if isinstance(raw, datetime):
         return raw if raw.tzinfo else raw.replace(tzinfo=ZoneInfo("UTC"))
@@ -326,7 +326,7 @@ class Assignment:
     @field_validator("deadline", mode="before")
     @classmethod
     def _deadline(cls, value: Any) -> datetime:
-        return _deadline(value)
+        return parse_deadline(value)
 
     @field_validator("penalties", "sandbox", "theory", mode="before")
     @classmethod
