@@ -26,7 +26,7 @@ from .errors import UsageError
 from .grading import Options, grade
 from .hashing import digest
 from .intake import guess_student, sha256_file
-from .models import CheckResult, Grade, grade_from_json
+from .models import CheckResult, Grade, grade_data, grade_from_data
 from .registry import Assignment, load_file
 
 CACHE_DIR = ".cache"
@@ -100,8 +100,8 @@ def _cache_path(out_dir: Path, item: BatchItem) -> Path:
 def read_cached(out_dir: Path, item: BatchItem) -> Grade | None:
     path = _cache_path(out_dir, item)
     try:
-        return grade_from_json(json.loads(path.read_text()))
-    except (OSError, ValueError, KeyError, TypeError):
+        return grade_from_data(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError):  # pydantic's ValidationError is a ValueError
         return None
 
 
@@ -109,7 +109,7 @@ def write_cached(out_dir: Path, item: BatchItem, g: Grade) -> None:
     path = _cache_path(out_dir, item)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(g.to_json(with_timings=True), sort_keys=True))
+    tmp.write_text(json.dumps(grade_data(g), sort_keys=True))
     os.replace(tmp, path)
 
 
@@ -134,7 +134,7 @@ def _init_worker(assignment_source: str, options: Options, references: list[str]
 
 def _grade_in_worker(zip_path: str) -> dict[str, Any]:
     g = grade(zip_path, _WORKER["assignment"], _WORKER["options"], _WORKER["runner"])
-    return g.to_json(with_timings=True)
+    return grade_data(g)
 
 
 def crashed_grade(item: BatchItem, assignment: Assignment, reason: str) -> Grade:
@@ -220,7 +220,7 @@ def _run_pool(todo: list[BatchItem], assignment: Assignment, out_dir: Path, opti
                 for fut in done:
                     item = futures.pop(fut)
                     try:
-                        g = grade_from_json(fut.result())
+                        g = grade_from_data(fut.result())
                     except BrokenProcessPool:
                         broken = True
                         pending.append(item)
@@ -238,7 +238,7 @@ def _run_pool(todo: list[BatchItem], assignment: Assignment, out_dir: Path, opti
             try:
                 with ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init_worker,
                                          initargs=_initargs(assignment, options)) as solo:
-                    g = grade_from_json(solo.submit(_grade_in_worker, str(culprit.zip_path)).result())
+                    g = grade_from_data(solo.submit(_grade_in_worker, str(culprit.zip_path)).result())
             except Exception as exc:  # noqa: BLE001
                 crashed += 1
                 g = crashed_grade(culprit, assignment, f"the grading worker died ({type(exc).__name__})")

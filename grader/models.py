@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from .schema import ManualItem  # noqa: F401 - the registry's, listed in every Grade
@@ -300,8 +301,33 @@ class Grade:
         return out
 
 
+@cache
+def _grade_adapter() -> Any:
+    """pydantic's schema of Grade and all it holds, built on first use; `Grade.theory`'s
+    forward reference is resolved here (importing the theory package at the top would
+    make every import of `models` pay for the PDF checker)."""
+    from pydantic import TypeAdapter
+
+    from .theory.spec import TheoryReport
+
+    globals().setdefault("TheoryReport", TheoryReport)
+    return TypeAdapter(Grade)
+
+
+def grade_data(grade: Grade) -> dict[str, Any]:
+    """A Grade as JSON-able data, every field kept (the batch cache and worker results):
+    pydantic's own serialisation; `grade_from_data` is its inverse, by validation."""
+    return _grade_adapter().dump_python(grade, mode="json")
+
+
+def grade_from_data(data: Any) -> Grade:
+    """The inverse of `grade_data` (raises pydantic's `ValidationError`, a `ValueError`)."""
+    return _grade_adapter().validate_python(data)
+
+
 def grade_from_json(data: dict[str, Any]) -> Grade:
-    """Rebuild a Grade from `Grade.to_json(with_timings=True)` (the batch cache reads it back)."""
+    """Rebuild a Grade from the public JSON contract, `Grade.to_json(with_timings=True)`
+    (e.g. a `grades.json` entry); internal round trips use `grade_data`."""
     lateness = None
     if data.get("lateness"):
         lateness = Lateness(**data["lateness"])

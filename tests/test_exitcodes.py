@@ -61,3 +61,21 @@ def test_a_judge_with_an_unknown_status_is_an_error_without_points():
     r = result_from(check, Verdict(1.0, "fine", "great"), 0.0)
     assert r.status is Status.ERROR and r.points == 0 and "unknown status `great`" in r.message
     assert result_from(check, Verdict(0.5, "half"), 0.0).status is Status.PARTIAL
+
+
+def test_a_grade_round_trips_through_pydantics_own_data():
+    import json as _json
+
+    from grader.models import grade_data, grade_from_data
+    from tests.report.conftest import partial_grade
+
+    from dataclasses import replace
+
+    from grader.theory.spec import ItemResult, TheoryReport
+
+    item = ItemResult("1.1(a)", "q", "right", "3 x 4", "3×4", 1, 2.0, 2.0, "read 3 x 4")
+    g = replace(partial_grade(), theory=TheoryReport("hw2", "t.pdf", True, (item,)))
+    back = grade_from_data(_json.loads(_json.dumps(grade_data(g))))
+    assert back == g and back.checks[0].status is Status(g.checks[0].status)
+    with pytest.raises(ValueError):
+        grade_from_data({**grade_data(g), "verdict": "graded!"})
