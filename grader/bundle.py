@@ -61,7 +61,7 @@ REGISTRY = "registry.json"
 CALLS = "calls.json"
 ARRAYS = "arrays/"
 README = "README.txt"
-PRIVATE_PACKAGES = ("reference",)  # the in-package references; --references folders add theirs
+PRIVATE_PACKAGES = ("nyu_dl_hw2",)  # the shipped course package; --references folders add theirs
 JUDGED_BY_CODE = {"train": ("metric",), "plugin": ("plugin",),  # kinds running registry code on outputs
                   "integrity": ("behaviour",)}  # provided code judged by behaviour (a handout is not in a bundle)
 ZIP_TIME = (2025, 1, 1, 0, 0, 0)  # fixed entry times: the same registry gives the same bytes

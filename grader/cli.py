@@ -219,7 +219,7 @@ def validate(ctx: click.Context, files: tuple[str, ...], self_test: bool) -> Non
 @handles_errors
 def key(ctx: click.Context, assignment_id: str, as_json: bool) -> None:
     """Print the numeric answer key of the theory part."""
-    from .key import answer_key
+    from nyu_dl_hw2.theory_key import answer_key
     from .report.key_view import key_json, key_table
 
     a = _load_assignment(ctx, assignment_id)
@@ -247,7 +247,7 @@ def theory_cmd(ctx: click.Context, submission: str, assignment: str | None, as_j
     """
     import tempfile
 
-    from .key import KeyConfigError, theory_items
+    from nyu_dl_hw2.theory_key import KeyConfigError, theory_items
     from .report.jsonout import normalise
     from .report.theory_view import theory_table
     from .theory import PdfText, check_pdf, check_text, pdf_from_zip

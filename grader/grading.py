@@ -297,7 +297,7 @@ def _theory(assignment: Assignment, sub: Any) -> Any:
     rule = next((f for f in assignment.submission.files if f.kind == "pdf"), None)
     if rule is None:
         return None
-    from .key import theory_items
+    from nyu_dl_hw2.theory_key import theory_items
     from .theory import check_pdf
 
     specs = theory_items(assignment.theory)

@@ -30,7 +30,7 @@ import yaml
 from .errors import RegistryError, RegistryProblem, UnknownAssignmentError
 from .models import ManualItem
 
-PACKAGE_PROBLEMS = Path(__file__).resolve().parent.parent / "problems"
+PACKAGE_PROBLEMS = Path(__file__).resolve().parent.parent / "courses" / "nyu_dl_hw2"
 ENV_PROBLEMS = "HW2_GRADER_PROBLEMS"  # extra registry folders, os.pathsep-separated
 
 FILE_KINDS = ("notebook", "pdf", "other")
@@ -483,7 +483,7 @@ def _validate(data: dict[str, Any], file: str, lines: Lines, source: str) -> Ass
     theory = v.mapping(data.get("theory"), ("theory",))
     if theory:
         try:
-            from .key import KeyConfigError, answer_key
+            from nyu_dl_hw2.theory_key import KeyConfigError, answer_key
         except ImportError:  # pragma: no cover - key module ships with the package
             pass
         else:
@@ -511,7 +511,7 @@ def _reference(v: _Validator, data: Mapping[str, Any], key: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*", value):
-        v.add((key,), f"`{value}` is not a `package.module:function` reference", "e.g. reference.hw2.notebooks:write_solution_zip")
+        v.add((key,), f"`{value}` is not a `package.module:function` reference", "e.g. nyu_dl_hw2.reference.hw2.notebooks:write_solution_zip")
         return ""
     return value
 

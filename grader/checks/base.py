@@ -209,7 +209,7 @@ def check_ref(params: Mapping[str, Any], key: str, problems: list[PROBLEM], requ
         return
     if not isinstance(ref, str) or not REF_PATTERN.fullmatch(ref):
         problems.append((key, f"`{ref}` is not a `package.module:function` reference",
-                         "e.g. reference.theory.conv:cross_correlate"))
+                         "e.g. nyu_dl_hw2.reference.theory.conv:cross_correlate"))
         return
     try:
         resolve(ref)

@@ -56,10 +56,10 @@ def package_root() -> str:
 
 def default_hidden() -> list[str]:
     """Folders the child must not see: the project folder of a source checkout (or, when
-    installed into site-packages, the ``grader``/``reference``/``problems`` package
+    installed into site-packages, the ``grader`` and course package
     folders themselves)."""
     out: list[str] = []
-    for name in ("grader", "reference", "problems"):
+    for name in ("grader", "nyu_dl_hw2"):
         try:
             spec = importlib.util.find_spec(name)
         except (ImportError, ValueError):

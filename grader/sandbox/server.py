@@ -97,7 +97,7 @@ def preload() -> dict[str, Any]:
 
     gc.collect()
     gc.freeze()  # children's garbage collections skip (and so do not copy) the server's objects
-    leaked = sorted(m for m in sys.modules if m == "reference" or m.startswith(("reference.", "grader.checks",
+    leaked = sorted(m for m in sys.modules if m.startswith(("nyu_dl_hw2.reference", "grader.checks",
                                                                                "grader.registry", "grader.grading")))
     threads = len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else -1
     return {

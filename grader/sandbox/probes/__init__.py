@@ -176,6 +176,7 @@ def load_all() -> dict[str, ProbeFn]:
     """Import every module of this package (registers their probes and drivers)."""
     for info in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{info.name}")
+    importlib.import_module("nyu_dl_hw2.probes")  # the course's probes (moved out of this package)
     _SEALED.clear()
     _SEALED.update(PROBES)
     return PROBES

@@ -28,14 +28,14 @@ from .notebooks import (
 
 
 def load_solution_namespace(name: str) -> dict:
-    """See ``reference.hw2.solutions.load_solution_namespace`` (imported lazily: torch)."""
+    """See ``nyu_dl_hw2.reference.hw2.solutions.load_solution_namespace`` (imported lazily: torch)."""
     from .solutions import load_solution_namespace as _load
 
     return _load(name)
 
 
 def load_starter_namespace(name: str) -> dict:
-    """See ``reference.hw2.solutions.load_starter_namespace`` (imported lazily: torch)."""
+    """See ``nyu_dl_hw2.reference.hw2.solutions.load_starter_namespace`` (imported lazily: torch)."""
     from .solutions import load_starter_namespace as _load
 
     return _load(name)

@@ -3,7 +3,7 @@
 The key is for a TA grading PDFs: every answer carries the question id as that term's text
 numbers it, a one-line question, the value (a number, a list, or a formula written 1-based
 as the course writes it), and for tensors their dimension. Every number comes from the
-reference solutions in `reference.theory`, which are tested against torch.autograd; nothing
+reference solutions in `nyu_dl_hw2.reference.theory`, which are tested against torch.autograd; nothing
 here is typed by hand.
 
 The `theory:` block (all sections optional; a term lists the ones its text has)::
@@ -53,17 +53,17 @@ from typing import Any, Callable
 
 import numpy as np
 
-from reference.errors import ReferenceInputError
-from reference.theory.attention_rnn import attention_rnn_forward, attention_rnn_weight_count
-from reference.theory.conv import (
+from nyu_dl_hw2.reference.errors import ReferenceInputError
+from nyu_dl_hw2.reference.theory.attention_rnn import attention_rnn_forward, attention_rnn_weight_count
+from nyu_dl_hw2.reference.theory.conv import (
     conv1d_grad_weight,
     conv1d_jacobian_input,
     conv1d_jacobian_weight,
     cross_correlate1d,
 )
-from reference.theory.layout import LAYOUTS, jacobian_blocks
-from reference.theory.shapes import conv2d_output_shape
-from reference.theory.untrained import untrained_accuracy, untrained_loss
+from nyu_dl_hw2.reference.theory.layout import LAYOUTS, jacobian_blocks
+from nyu_dl_hw2.reference.theory.shapes import conv2d_output_shape
+from nyu_dl_hw2.reference.theory.untrained import untrained_accuracy, untrained_loss
 
 # slot -> (section of the theory block, default id = Spring 2025's numbering); in question order
 SLOTS: dict[str, tuple[str, str]] = {
