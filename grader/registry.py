@@ -30,7 +30,6 @@ import yaml
 from .errors import RegistryError, RegistryProblem, UnknownAssignmentError
 from .models import ManualItem
 
-PACKAGE_PROBLEMS = Path(__file__).resolve().parent.parent / "courses" / "nyu_dl_hw2"
 ENV_PROBLEMS = "HW2_GRADER_PROBLEMS"  # extra registry folders, os.pathsep-separated
 
 FILE_KINDS = ("notebook", "pdf", "other")
@@ -482,15 +481,15 @@ def _validate(data: dict[str, Any], file: str, lines: Lines, source: str) -> Ass
 
     theory = v.mapping(data.get("theory"), ("theory",))
     if theory:
+        from .courses import CourseError, theory_key
+        from .theory.keytypes import KeyConfigError
+
         try:
-            from nyu_dl_hw2.theory_key import KeyConfigError, answer_key
-        except ImportError:  # pragma: no cover - key module ships with the package
-            pass
-        else:
-            try:
-                answer_key(theory)
-            except KeyConfigError as exc:
-                v.add(("theory",) + tuple(_split_dotted(exc.key)), exc.problem, exc.fix)
+            theory_key(source).answers(theory)
+        except CourseError as exc:
+            v.add(("theory",), str(exc), exc.fix)
+        except KeyConfigError as exc:
+            v.add(("theory",) + tuple(_split_dotted(exc.key)), exc.problem, exc.fix)
 
     solution, starter = _reference(v, data, "solution"), _reference(v, data, "starter")
     starters_dir = v.string(data, "starters_dir", ())
@@ -726,7 +725,9 @@ def registry_dirs(extra: Iterable[str | os.PathLike[str]] = ()) -> list[Path]:
     dirs = [Path(p) for p in extra]
     env = os.environ.get(ENV_PROBLEMS, "")
     dirs += [Path(p) for p in env.split(os.pathsep) if p]
-    dirs.append(PACKAGE_PROBLEMS)
+    from . import courses
+
+    dirs += [Path(f) for f in courses.course_folders()]  # installed course packages (and --registry ones)
     return dirs
 
 
@@ -737,7 +738,7 @@ def assignment_files(extra: Iterable[str | os.PathLike[str]] = ()) -> dict[str, 
         if not folder.is_dir():
             continue
         for path in sorted(folder.glob("*.yaml")):
-            if path.name.startswith("_"):
+            if path.name.startswith("_") or path.name == "course.yaml":  # bases, a course package's declaration
                 continue
             ident = _peek_id(path)
             if ident and ident not in found:

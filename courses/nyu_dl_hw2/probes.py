@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from grader.sandbox.probes import ProbeContext, ProbeError, R, probe, seed_all
+from grader.api import ProbeContext, ProbeError, R, probe, seed_all
 
 _Loss = torch.nn.modules.loss._Loss
 _as_float = float

@@ -20,8 +20,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from grader.checks.base import Reply, Request, Verdict, rng_for
-from grader.sandbox.wire import tensor
+from grader.api import Reply, Request, Verdict, rng_for, tensor
 
 from . import data
 from .metrics import echo_score

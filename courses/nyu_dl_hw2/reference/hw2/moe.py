@@ -28,8 +28,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from grader.checks.base import Measure, Reply, Request, Verdict, hidden_error, rng_for
-from grader.sandbox.wire import tensor
+from grader.api import Measure, Reply, Request, Verdict, hidden_error, rng_for, tensor
 
 from . import data
 

@@ -49,7 +49,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from grader.checks.base import Measure, Reply, Request, Verdict, rng_for
+from grader.api import Measure, Reply, Request, Verdict, rng_for
 
 from . import data
 from .metrics import LN4, Spike, spikes, worst_climb
@@ -171,7 +171,7 @@ class SeqTraining:
         return problems
 
     def requests(self, check: Any, params: Mapping[str, Any], ctx: Any) -> dict[str, Request]:
-        from grader.sandbox_runner import SNAPSHOT
+        from grader.api import SNAPSHOT
 
         out = {"snap": Request(SNAPSHOT, {"class_name": params.get("class", "SimpleLSTM"),
                                           "every": int(params.get("every", 8)),
