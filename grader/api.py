@@ -10,7 +10,7 @@ Grader side (judges, run in the grader's own process):
   (a judge's answer), `Measure` (the number a threshold verdict decided on);
 - `rng_for(ctx, check_id, public)`: the check's random stream (public cases the same for
   everyone, hidden ones following the secret seed), `hidden_error(reply)`: a failure said
-  without echoing hidden inputs;
+  without repeating hidden inputs;
 - `tensor(array)`: marks an array to arrive in the child as a torch tensor;
 - `threshold_credit(value, zero, full)`: the linear credit between two thresholds;
 - `SNAPSHOT`: the request name asking for weight snapshots during a full notebook run;

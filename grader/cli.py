@@ -115,15 +115,16 @@ seed_option = click.option("--seed", type=int, default=None, envvar="HW2_GRADER_
 @click.pass_context
 def main(ctx: click.Context, registry_dirs: tuple[str, ...], reference_dirs: tuple[str, ...],
          starters_dir: str | None) -> None:
-    """Grade HW2 "Convolutional and Recurrent Neural Networks" submissions.
+    """Grade homework submissions (zips of notebooks and a PDF) against a course package.
 
     \b
     Students:  grader check abc1234.zip          (structure, naming, public checks)
-               grader check --bundle hw2-bundle.zip abc1234.zip   (with the TAs' bundle)
+               grader check --bundle bundle.zip abc1234.zip   (with the TAs' bundle)
     TAs:       grader grade abc1234.zip          (one submission, full report)
                grader batch submissions/ --out grades/   (a folder into a gradebook)
-               grader key nyu-dl-hw2-2025        (theory answer key)
-               grader bundle nyu-dl-hw2-2025 hw2-bundle.zip   (the students' self-check bundle)
+               grader list                       (the courses' assignments)
+               grader key ID                     (theory answer key)
+               grader bundle ID bundle.zip       (the students' self-check bundle)
 
     Exit status: 0 all good, 1 the submission has problems, 2 usage error, 3 grader failure.
     """
@@ -280,7 +281,7 @@ def theory_cmd(ctx: click.Context, submission: str, assignment: str | None, as_j
         specs = theory_key(a.source).items(a.theory)
     except KeyConfigError as exc:
         raise UsageError(f"{a.source}: theory.{exc}") from None
-    with tempfile.TemporaryDirectory(prefix="hw2-theory-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="grader-theory-") as tmp:
         pdf: Path | None = path
         if path.suffix.lower() == ".zip":
             names = tuple(f.name for f in a.submission.files if f.kind == "pdf")

@@ -12,7 +12,12 @@ before it forks, and a theory-key builder. It declares them in `course.yaml`::
       answers: my_course.key:answer_key    # theory -> tuple[grader.api.Answer]
       items: my_course.key:theory_items    # theory -> tuple[grader.api.ItemSpec] (optional)
     judges:                            # plugin judges: `plugin: NAME` (or the `ref`) in a check
-      Echo: {ref: my_course.judges:Echo, probes: [call, my_probe], public: true}
+      Twice: {ref: my_course.judges:Twice, probes: [call, my_probe], public: true}
+    private: [my_course]               # never in a students' self-check bundle (default: the package)...
+    public_modules: [my_course.data]   # ...except these, which public judges import (never solutions)
+
+A judge declared `public: true` runs live in a students' self-check bundle (`grader check
+--bundle`) when its module imports with only the public modules of its course.
 
 Shipped packages are found through the entry-point group `hw2_grader.courses` (value: the
 package's import name); a TA's folder is added with `--registry DIR` (DIR holds `course.yaml`)
@@ -44,7 +49,7 @@ ENTRY_POINT_GROUP = "hw2_grader.courses"
 COURSE_FILE = "course.yaml"
 ENGINE_PROBES = Path(__file__).resolve().parent / "sandbox" / "probes"
 SPECIAL_PROBES = ("$snapshot",)  # not probes: requests the sandbox runner answers itself (grader.api.SNAPSHOT)
-KEYS = ("name", "title", "default_assignment", "probes", "theory_key", "judges", "private")
+KEYS = ("name", "title", "default_assignment", "probes", "theory_key", "judges", "private", "public_modules")
 JUDGE_KEYS = ("ref", "probes", "public")
 
 
@@ -67,6 +72,7 @@ class Course:
     items: str
     judges: Mapping[str, Judge]
     private: tuple[str, ...]  # module prefixes that never travel in a self-check bundle
+    public_modules: tuple[str, ...] = ()  # exceptions: modules public judges import (no solutions)
 
     def judge(self, name_or_ref: str) -> Judge | None:
         if name_or_ref in self.judges:
@@ -178,7 +184,8 @@ def read_course(folder: str | os.PathLike[str]) -> Course:
                   default_assignment=str(data.get("default_assignment") or ""), probes=tuple(probe_files),
                   answers=str(key.get("answers", "")), items=str(key.get("items", "")),
                   judges=MappingProxyType(judges),
-                  private=tuple(str(x) for x in data.get("private") or (f"{folder.name}.reference",)))
+                  private=tuple(str(x) for x in data.get("private") or (folder.name,)),
+                  public_modules=tuple(str(x) for x in data.get("public_modules") or ()))
 
 
 # --------------------------------------------------------------------------- finding courses
@@ -191,18 +198,25 @@ def _add(folder: Path) -> Course:
     if folder not in _LOADED:
         course = read_course(folder)
         parent = str(folder.parent)
-        if course.name not in sys.modules and importlib.util.find_spec(course.name) is None:
+        if course.name not in sys.modules and _find(course.name) is None:
             sys.path.append(parent)  # a TA's folder: importable in the grader's process (never the sandbox's)
             importlib.invalidate_caches()
         _LOADED[folder] = course
     return _LOADED[folder]
 
 
+def _find(name: str) -> Any:
+    try:
+        return importlib.util.find_spec(name)
+    except (ImportError, ValueError):  # e.g. a students' machine without the course installed
+        return None
+
+
 def installed() -> list[Course]:
     """The courses shipped as packages (entry points of group `hw2_grader.courses`)."""
     out = []
     for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        spec = importlib.util.find_spec(ep.value.partition(":")[0])  # finds the folder; runs no course code
+        spec = _find(ep.value.partition(":")[0])  # finds the folder; runs no course code
         if spec is not None and spec.submodule_search_locations:
             out.append(_add(Path(list(spec.submodule_search_locations)[0])))
     return out
@@ -312,7 +326,10 @@ def theory_key(source: str | os.PathLike[str]) -> TheoryKey:
     """The theory-key builder of the course the assignment file `source` belongs to."""
     course = course_of(source)
     if course is None or not course.answers:
-        where = f"course `{course.name}` ({course.folder / COURSE_FILE})" if course else "no course package"
-        raise CourseError(f"a `theory:` block needs a theory-key builder, and {where} declares none",
-                          "add `theory_key: {answers: package.module:function}` to the course's course.yaml")
+        if course is None:
+            raise CourseError("a `theory:` block needs a theory-key builder, and this file is in no course package",
+                              f"put it in a folder with a {COURSE_FILE} that declares `theory_key:` (or `extends:` "
+                              "a file of one)")
+        raise CourseError(f"a `theory:` block needs a theory-key builder, and course `{course.name}` declares none",
+                          f"add `theory_key: {{answers: package.module:function}}` to {course.folder / COURSE_FILE}")
     return TheoryKey(course.answers, course.items)

@@ -1,9 +1,10 @@
 """`plugin`: a course-specific check written in Python, named from the registry.
 
-The generic kinds cover most needs; a few checks need logic of their own (HW2's CNN may
+The generic kinds cover most needs; a few checks need logic of their own (a CNN may
 answer with logits, one sigmoid score or a raw score, so its loss must be judged in the
-student's own convention). `plugin: package.module:Object` names an object with the
-same `validate/requests/judge` methods as a kind; its own keys go under `with:`.
+student's own convention). `plugin: NAME` names a judge its course package declares in
+course.yaml (`plugin: package.module:Object` also works): an object with the same
+`validate/requests/judge` methods as a kind; its own keys go under `with:`.
 """
 
 from __future__ import annotations

@@ -259,7 +259,7 @@ def test_grader_folders_are_hidden(run):
     project = os.path.dirname(os.path.dirname(grader_file))
     r = run([f"import os\ntry:\n    open({grader_file!r}).read()\n    seen = 'READ'\nexcept OSError as e:\n    seen = type(e).__name__\n"
              f"listing = os.listdir({project!r})\n",
-             "import importlib.util\nspec = importlib.util.find_spec('nyu_dl_hw2.reference')\nfound = spec is not None and bool(spec.origin)\n"
+             "import importlib.util\ntry:\n    spec = importlib.util.find_spec('nyu_dl_hw2.reference')\nexcept ImportError:\n    spec = None\nfound = spec is not None and bool(spec.origin)\n"
              "import sys\nloaded = sorted(m for m in sys.modules if m.startswith(('nyu_dl_hw2.reference', 'grader.checks', 'grader.registry', 'grader.grading')))\n",
              "import json  # stdlib still imports\nimport email.mime.text\n"],
             probes=(ProbeRequest("seen", "value", {"name": "seen"}), ProbeRequest("ls", "value", {"name": "listing"}),
