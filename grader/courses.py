@@ -280,7 +280,7 @@ def private_prefixes() -> list[str]:
 
 def default_assignment(extra: Iterable[str | os.PathLike[str]] = ()) -> str | None:
     """The first course's default assignment (a --registry course before the installed ones)."""
-    return next((c.default_assignment for c in known(extra) if c.default_assignment), None)
+    return next((c.default_assignment for c in use_folders(extra) + known() if c.default_assignment), None)
 
 
 def import_ref(ref: str) -> Any:

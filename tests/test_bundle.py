@@ -541,16 +541,14 @@ def test_the_nyu_hw2_2025_bundle(tmp_path):
     result = invoke("bundle", "nyu-dl-hw2-2025", str(out), "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    # public structure/behaviour/integrity checks travel; public plugins (nyu_dl_hw2.reference.hw2.judges) stay with the TAs
+    # every public check travels: the judges of public checks are declared `public: true` in
+    # course.yaml and import with only the course's public modules (data, metrics), never a solution
     public = [c for c in registry.load("nyu-dl-hw2-2025").checks if c.public]
     judged_by_code = {c.id: c.params.get("plugin") or c.params.get("metric") or c.params.get("behaviour")
                       for c in public if c.kind in ("plugin", "train") or (c.kind == "integrity" and "behaviour" in c.params)}
-    assert report["checks"] == [c.id for c in public if c.id not in judged_by_code]
-    assert {"cnn.conv", "cnn.residual", "cnn.step"} <= set(report["checks"])
+    assert len(public) == 17 and report["checks"] == [c.id for c in public] and report["ta_only"] == []
     assert {"rnn.provided", "seq.provided"} <= set(judged_by_code)  # by behaviour: nyu_dl_hw2.reference.hw2.provided
     assert "rnn.forward" in judged_by_code  # the student's input convention: nyu_dl_hw2.reference.hw2.judges:EchoForward
-    assert {t["id"]: t["reason"] for t in report["ta_only"]} == {
-        cid: f"judged by the course's private reference code (`{ref}`)" for cid, ref in judged_by_code.items()}
     assert {"cnn.output", "moe.gate"} <= set(judged_by_code) and not any(c.kind == "train" for c in public)
 
     files = members(out)

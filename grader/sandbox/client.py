@@ -61,7 +61,7 @@ def default_hidden() -> list[str]:
     from ..courses import known
 
     out: list[str] = []
-    for name in ("grader", *(c.name for c in known())):
+    for name in ("grader",):
         try:
             spec = importlib.util.find_spec(name)
         except (ImportError, ValueError):
@@ -73,6 +73,10 @@ def default_hidden() -> list[str]:
             target = pkg if _is_site_dir(parent) else parent
             if target not in out and target != "/":
                 out.append(target)
+    for course in known():  # every course package folder (its references, judges, probes' source)
+        folder = os.path.realpath(course.folder)
+        if folder not in out:
+            out.append(folder)
     return out
 
 
