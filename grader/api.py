@@ -14,8 +14,9 @@ Grader side (judges, run in the grader's own process):
 - `tensor(array)`: marks an array to arrive in the child as a torch tensor;
 - `threshold_credit(value, zero, full)`: the linear credit between two thresholds;
 - `SNAPSHOT`: the request name asking for weight snapshots during a full notebook run;
-- `judge`: registration is declarative (the course's `course.yaml` names each judge, its
-  probes and whether it may travel in a self-check bundle), so nothing is imported to list it.
+- judges are registered declaratively: the course's `course.yaml` names each judge, the
+  probes it uses and whether it may run in a self-check bundle, so nothing is imported to
+  list or validate the names (a judge is a class with `validate/requests/judge`).
 
 Sandbox side (probes, run beside the student's code in the child; a probe module must import
 nothing but torch, numpy, the standard library and this module's sandbox half):
@@ -26,7 +27,8 @@ nothing but torch, numpy, the standard library and this module's sandbox half):
 Theory key: `Answer` (one worked answer) and `KeyConfigError` (a bad value in a `theory:`
 block, with its dotted key); `ItemSpec`/`Alternative` say what the PDF checker looks for.
 
-Importing this module does not import torch: the sandbox names are loaded on first use.
+Every name is loaded on first use: a probe module asking for `probe` pulls in only the
+sandbox half (never the judging code), and importing this module imports no torch.
 """
 
 from __future__ import annotations

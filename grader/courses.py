@@ -283,14 +283,6 @@ def default_assignment(extra: Iterable[str | os.PathLike[str]] = ()) -> str | No
     return next((c.default_assignment for c in use_folders(extra) + known() if c.default_assignment), None)
 
 
-def import_ref(ref: str) -> Any:
-    module, _, attr = ref.partition(":")
-    obj: Any = importlib.import_module(module)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
 # --------------------------------------------------------------------------- theory key
 
 
@@ -311,10 +303,14 @@ class TheoryKey:
     items_ref: str
 
     def answers(self, theory: Mapping[str, Any]) -> tuple[Any, ...]:
+        from .checks.base import import_ref
+
         return tuple(import_ref(self.answers_ref)(theory))
 
     def items(self, theory: Mapping[str, Any]) -> tuple[Any, ...]:
         if self.items_ref:
+            from .checks.base import import_ref
+
             return tuple(import_ref(self.items_ref)(theory))
         from .theory.spec import ItemSpec  # no items builder: every answer is shown, graded by hand
 
