@@ -9,7 +9,7 @@ over several model seeds and hidden-data seeds, in-process (no sandbox), so the 
     python benchmarks/before_training_hw2.py            # 10 model seeds x 3 data seeds
     python benchmarks/before_training_hw2.py --seeds 20
 
-The hidden data is made as the grader makes it (reference.hw2.judges generators, the
+The hidden data is made as the grader makes it (nyu_dl_hw2.reference.hw2.judges generators, the
 registry's sizes); models are built after `torch.manual_seed(seed)`, as the probe does.
 """
 
@@ -26,8 +26,8 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from reference.hw2 import judges  # noqa: E402
-from reference.hw2.solutions import load_solution_namespace  # noqa: E402
+from nyu_dl_hw2.reference.hw2 import judges  # noqa: E402
+from nyu_dl_hw2.reference.hw2.solutions import load_solution_namespace  # noqa: E402
 
 
 def _exec_variant(ns: dict, source: str) -> dict:

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from reference.hw2 import starter_notebooks, theory_pdf_bytes, write_solution_zip  # noqa: E402
+from nyu_dl_hw2.reference.hw2 import starter_notebooks, theory_pdf_bytes, write_solution_zip  # noqa: E402
 
 
 def _zip(path: Path, entries: dict[str, bytes]) -> Path:

@@ -23,7 +23,7 @@ import nbformat  # noqa: E402
 from grader import registry  # noqa: E402
 from grader.grading import Options, grade  # noqa: E402
 from grader.sandbox_runner import open_runner  # noqa: E402
-from reference.hw2 import starter_notebooks, theory_pdf_bytes, write_solution_zip  # noqa: E402
+from nyu_dl_hw2.reference.hw2 import starter_notebooks, theory_pdf_bytes, write_solution_zip  # noqa: E402
 
 
 def main() -> None:

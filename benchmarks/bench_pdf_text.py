@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from grader import registry  # noqa: E402
-from grader.key import theory_items  # noqa: E402
+from nyu_dl_hw2.theory_key import theory_items  # noqa: E402
 from grader.theory import PdfText, check_text  # noqa: E402
 from grader.theory.text import normalise  # noqa: E402
 from tests.theory import pdfs  # noqa: E402

@@ -1,7 +1,7 @@
 """Calibrate the HW2 training checks with the reference solution (in-process, no sandbox).
 
 For each training check, train the reference's own functions on grader-made data
-(``reference.hw2.data``) under a wall-clock budget and measure the hidden-data accuracy.
+(``nyu_dl_hw2.reference.hw2.data``) under a wall-clock budget and measure the hidden-data accuracy.
 The numbers say which budgets and thresholds a full-score submission passes with margin.
 
     python benchmarks/calibrate_hw2.py                 # everything (about 15-20 minutes)
@@ -33,9 +33,9 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from reference.hw2 import data  # noqa: E402
-from reference.hw2.metrics import echo_score, spikes, worst_climb  # noqa: E402
-from reference.hw2.solutions import load_solution_namespace, load_starter_namespace  # noqa: E402
+from nyu_dl_hw2.reference.hw2 import data  # noqa: E402
+from nyu_dl_hw2.reference.hw2.metrics import echo_score, spikes, worst_climb  # noqa: E402
+from nyu_dl_hw2.reference.hw2.solutions import load_solution_namespace, load_starter_namespace  # noqa: E402
 
 ROWS: list[dict] = []
 
@@ -261,7 +261,7 @@ def run_notebooks(names, starter=False):
         np.unicode_ = np.str_
     from IPython.core.interactiveshell import InteractiveShell
 
-    from reference.hw2 import solution_notebooks, starter_notebooks
+    from nyu_dl_hw2.reference.hw2 import solution_notebooks, starter_notebooks
 
     nbs = starter_notebooks() if starter else solution_notebooks()
     print(f"notebooks ({'starter' if starter else 'solution'}), executed cell by cell in IPython")

@@ -1,6 +1,6 @@
 """Calibrate `moe.trained`: a linear model vs correct two-expert mixtures on the course's data.
 
-The course's `generate_data(2000)` (reference.hw2.data.moe_points) is drawn once per seed;
+The course's `generate_data(2000)` (nyu_dl_hw2.reference.hw2.data.moe_points) is drawn once per seed;
 every model trains on its draw the way the notebook asks (binary cross-entropy, Adam, an LR
 scheduler that decays), then is scored on one large held-out draw (the "true" accuracy) and
 on the grader's hidden sample size (`--hidden`, to see its sampling spread).
@@ -39,7 +39,7 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from reference.hw2 import data  # noqa: E402
+from nyu_dl_hw2.reference.hw2 import data  # noqa: E402
 
 TRUE_N, TRUE_SEED = 100_000, 987_654  # the held-out draw that stands for the true accuracy
 

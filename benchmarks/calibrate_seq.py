@@ -1,6 +1,6 @@
 """Calibrate seq_classification's Section 8 checks (seq.no_spikes, seq.accuracy).
 
-For each procedure of reference/hw2/seq_fixes.py (the course's, eight real fixes) and the
+For each procedure of courses/nyu_dl_hw2/reference/hw2/seq_fixes.py (the course's, eight real fixes) and the
 reference solution, build its notebook, grade it through the sandbox with the real
 registry's seq checks, and print per kernel variant: every run's spike count, largest
 climb back toward ln 4 and held accuracy, the checks' points, the measured value, the
@@ -46,8 +46,8 @@ NAME = "seq_classification.ipynb"
 
 
 def _notebook(procedure: str):
-    from reference.hw2.notebooks import solution_notebooks
-    from reference.hw2.seq_fixes import PROCEDURES
+    from nyu_dl_hw2.reference.hw2.notebooks import solution_notebooks
+    from nyu_dl_hw2.reference.hw2.seq_fixes import PROCEDURES
 
     if procedure == "reference":
         return solution_notebooks()[NAME]
@@ -64,9 +64,9 @@ def worker(procedures: list[str], seeds: list[int] | None, variant: str) -> None
     from grader.grading import Options, grade_notebook
     from grader.registry import thaw
     from grader.sandbox_runner import open_runner
-    from reference.hw2.seq_judge import SeqTraining
+    from nyu_dl_hw2.reference.hw2.seq_judge import SeqTraining
 
-    assignment = registry.load_file(ROOT / "problems" / "nyu-dl-hw2-2025.yaml")
+    assignment = registry.load_file(ROOT / "courses" / "nyu_dl_hw2" / "nyu-dl-hw2-2025.yaml")
     rule = next(f for f in assignment.submission.files if f.name == NAME)
     checks = [c for c in assignment.checks if c.notebook == NAME and c.kind == "plugin"]
     if seeds is not None:
@@ -94,7 +94,7 @@ def worker(procedures: list[str], seeds: list[int] | None, variant: str) -> None
 
 def _judged(row: dict, params: dict):
     """The runs of one saved row, judged with the registry's current parameters."""
-    from reference.hw2.seq_judge import SeqRun
+    from nyu_dl_hw2.reference.hw2.seq_judge import SeqRun
 
     return [SeqRun(u["label"], error=u["error"]) if u["error"] else
             SeqRun.from_curve(u["label"], u["steps"], u["losses"], u["accs"], params) for u in row["runs"]]
@@ -105,9 +105,9 @@ def table(rows: list[dict]) -> None:
     tuned without re-running) and print the calibration table."""
     from grader import registry
     from grader.registry import thaw
-    from reference.hw2.seq_judge import accuracy_verdict, spike_verdict
+    from nyu_dl_hw2.reference.hw2.seq_judge import accuracy_verdict, spike_verdict
 
-    assignment = registry.load_file(ROOT / "problems" / "nyu-dl-hw2-2025.yaml")
+    assignment = registry.load_file(ROOT / "courses" / "nyu_dl_hw2" / "nyu-dl-hw2-2025.yaml")
     params = {c.id: thaw(c.params)["with"] for c in assignment.checks if c.id in ("seq.no_spikes", "seq.accuracy")}
     ps, pa = params["seq.no_spikes"], params["seq.accuracy"]
     climb, tail = float(ps["climb"]), float(pa.get("tail", 0.25))
@@ -158,7 +158,7 @@ SMOOTH = ("reference", "adamw-clip-value-1")
 
 
 def main() -> None:
-    from reference.hw2.seq_fixes import PROCEDURES
+    from nyu_dl_hw2.reference.hw2.seq_fixes import PROCEDURES
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--procedures", default=",".join(["reference", *PROCEDURES]))

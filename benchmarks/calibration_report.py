@@ -56,7 +56,7 @@ VARIANTS: dict[str, dict[str, str]] = {
     "default-t2": {"ATEN_CPU_CAPABILITY": "default", ENV_TORCH_THREADS: "2"},
 }
 DEFAULT_MATRIX = ("native", "default-t1", "avx2-t2", "avx512-t4")  # threads 1/2/4, three kernel sets
-REAL = ROOT / "problems" / "nyu-dl-hw2-2025.yaml"
+REAL = ROOT / "courses" / "nyu_dl_hw2" / "nyu-dl-hw2-2025.yaml"
 QUICK = ROOT / "tests" / "hw2" / "quick.yaml"
 
 
@@ -91,7 +91,7 @@ def worker(subjects: list[str], prefixes: list[str], bug_registry: str, out: Pat
     from grader import registry
     from grader.grading import Options, grade, grade_notebook
     from grader.sandbox_runner import open_runner
-    from reference.hw2.notebooks import write_solution_zip
+    from nyu_dl_hw2.reference.hw2.notebooks import write_solution_zip
     from tests.hw2.conftest import write_starter_zip
 
     real = _only(registry.load_file(REAL), prefixes)

@@ -126,6 +126,9 @@ def _init_worker(assignment_source: str, options: Options, references: list[str]
 
     use_reference_folders(references)  # so resolve() finds them, and the sandbox hides them
     _WORKER["assignment"] = load_file(assignment_source)
+    from .courses import course_of
+
+    course_of(assignment_source)  # its course's probes go into this worker's sandbox server
     _WORKER["options"] = options
     runner_cm = open_runner()
     _WORKER["runner"] = runner_cm.__enter__()

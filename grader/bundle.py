@@ -60,7 +60,6 @@ REGISTRY = "registry.json"
 CALLS = "calls.json"
 ARRAYS = "arrays/"
 README = "README.txt"
-PRIVATE_PACKAGES = ("reference",)  # the in-package references; --references folders add theirs
 JUDGED_BY_CODE = {"train": ("metric",), "plugin": ("plugin",),  # kinds running registry code on outputs
                   "integrity": ("behaviour",)}  # provided code judged by behaviour (a handout is not in a bundle)
 WITHHELD = ("theory", "solution", "starter", "starters_dir", "source")  # registry keys a bundle never holds
@@ -271,9 +270,11 @@ def assignment_from(data: Mapping[str, Any], source: str) -> Assignment:
 
 
 def private_modules() -> list[str]:
-    """Top-level names that are private references: `reference` and whatever the
-    --references folders hold."""
-    names = list(PRIVATE_PACKAGES)
+    """Module prefixes that are private references: what each course package declares
+    (`private:` in course.yaml) and whatever the --references folders hold."""
+    from .courses import private_prefixes
+
+    names = list(dict.fromkeys(private_prefixes()))
     for folder in reference_folders():
         for info in pkgutil.iter_modules([folder]):
             if info.name not in names:
@@ -281,15 +282,32 @@ def private_modules() -> list[str]:
     return names
 
 
+def public_judge_modules() -> list[str]:
+    """The modules of the judges the courses declare `public: true` (and the packages above
+    them) and the courses' `public_modules`: they may run live in a bundle, if they import
+    without the rest of the course."""
+    from .courses import known
+
+    out: set[str] = set()
+    for course in known():
+        out.update(course.public_modules)
+        for judge in course.judges.values():
+            if judge.public:
+                parts = judge.ref.partition(":")[0].split(".")
+                out.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return sorted(out)
+
+
 _IMPORT_PROBE = r"""
 import importlib, json, sys
 cfg = json.loads(sys.argv[1])
 sys.path[:] = cfg["path"]
 blocked = tuple(cfg["blocked"])
+allowed = set(cfg["allowed"])
 
 class Private:
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in blocked:
+        if name not in allowed and any(name == b or name.startswith(b + ".") for b in blocked):
             raise ImportError(f"{name} is a private reference")
         return None
 
@@ -305,14 +323,16 @@ print(json.dumps(out))
 """
 
 
-def importable_without_private(modules: Iterable[str], private: Iterable[str]) -> dict[str, str]:
+def importable_without_private(modules: Iterable[str], private: Iterable[str],
+                                allowed: Iterable[str] = ()) -> dict[str, str]:
     """module -> "" when it imports in a fresh interpreter where the private references are
-    unimportable, else why not. Names under a private package fail without trying."""
-    private = list(private)
+    unimportable, else why not. Names under a private prefix fail without trying, unless
+    `allowed` (the modules of judges a course declares public, and their packages)."""
+    private, allowed = list(private), sorted(set(allowed))
     out: dict[str, str] = {}
     todo = []
     for name in sorted(set(modules)):
-        if name.split(".")[0] in private:
+        if name not in allowed and any(name == p or name.startswith(p + ".") for p in private):
             out[name] = "a private reference"
         else:
             todo.append(name)
@@ -320,7 +340,7 @@ def importable_without_private(modules: Iterable[str], private: Iterable[str]) -
         return out
     hidden = set(reference_folders())
     path = [p for p in sys.path if (os.path.realpath(p) if p else os.getcwd()) not in hidden]
-    cfg = json.dumps({"path": path, "blocked": private, "modules": todo})
+    cfg = json.dumps({"path": path, "blocked": private, "allowed": allowed, "modules": todo})
     try:
         done = subprocess.run([sys.executable, "-I", "-c", _IMPORT_PROBE, cfg], capture_output=True, text=True,
                               timeout=300, cwd=os.getcwd())
@@ -387,7 +407,8 @@ def build_bundle(assignment: Assignment, out: str | os.PathLike[str]) -> BuildRe
     code_refs = {c.id: [c.params[k] for k in JUDGED_BY_CODE.get(c.kind, ()) if isinstance(c.params.get(k), str)]
                  for c in public}
     private = private_modules()
-    why_not = importable_without_private({r.partition(":")[0] for refs in code_refs.values() for r in refs}, private)
+    why_not = importable_without_private({r.partition(":")[0] for refs in code_refs.values() for r in refs}, private,
+                                         public_judge_modules())
     live = {r for refs in code_refs.values() for r in refs if not why_not[r.partition(":")[0]]}
 
     report = BuildReport(out, assignment.id, assignment.registry_hash)

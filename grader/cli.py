@@ -21,7 +21,6 @@ from . import __version__
 from .errors import GraderError, UsageError
 from .exitcodes import Report, status_of
 
-DEFAULT_ASSIGNMENT = "nyu-dl-hw2-2025"
 ENV_ASSIGNMENT = "HW2_GRADER_ASSIGNMENT"
 ENV_REFERENCES = "HW2_GRADER_REFERENCES"  # = grader.checks.base.ENV_REFERENCES (not imported: keep startup light)
 ENV_STARTERS = "HW2_GRADER_STARTERS"  # = grader.starters.ENV_STARTERS
@@ -68,7 +67,14 @@ def _registry_dirs(ctx: click.Context) -> list[str]:
 def _load_assignment(ctx: click.Context, ident: str | None):
     from . import registry
 
-    return registry.load(ident or DEFAULT_ASSIGNMENT, _registry_dirs(ctx))
+    from . import courses
+
+    ident = ident or courses.default_assignment(_registry_dirs(ctx))
+    if not ident:
+        raise UsageError("no assignment given and no course declares a `default_assignment` (use --assignment ID)")
+    assignment = registry.load(ident, _registry_dirs(ctx))
+    courses.course_of(assignment.source)  # its course's probes go into the sandbox server
+    return assignment
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -81,7 +87,7 @@ def _parse_time(value: str | None) -> datetime | None:
 
 assignment_option = click.option(
     "--assignment", "-a", envvar=ENV_ASSIGNMENT, default=None, metavar="ID",
-    help=f"Registry id of the assignment (default: {DEFAULT_ASSIGNMENT}; env {ENV_ASSIGNMENT}). "
+    help=f"Registry id of the assignment (default: the course's `default_assignment`; env {ENV_ASSIGNMENT}). "
          "A path to a .yaml file also works.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 submitted_option = click.option(
@@ -95,7 +101,8 @@ seed_option = click.option("--seed", type=int, default=None, envvar="HW2_GRADER_
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="grader")
 @click.option("--registry", "-r", "registry_dirs", multiple=True, type=click.Path(file_okay=False, exists=True),
-              envvar="HW2_GRADER_PROBLEMS", help="Extra folder of assignment YAML files (before the shipped ones).")
+              envvar="HW2_GRADER_PROBLEMS", help="Extra folder of assignment YAML files, or a course package (a folder with course.yaml), "
+                   "before the installed courses.")
 @click.option("--references", "reference_dirs", multiple=True, type=click.Path(file_okay=False), metavar="DIR",
               envvar=ENV_REFERENCES,
               help=f"Folder of private references the registry names (put first on the grader's Python path, "
@@ -108,20 +115,28 @@ seed_option = click.option("--seed", type=int, default=None, envvar="HW2_GRADER_
 @click.pass_context
 def main(ctx: click.Context, registry_dirs: tuple[str, ...], reference_dirs: tuple[str, ...],
          starters_dir: str | None) -> None:
-    """Grade HW2 "Convolutional and Recurrent Neural Networks" submissions.
+    """Grade homework submissions (zips of notebooks and a PDF) against a course package.
 
     \b
     Students:  grader check abc1234.zip          (structure, naming, public checks)
-               grader check --bundle hw2-bundle.zip abc1234.zip   (with the TAs' bundle)
+               grader check --bundle bundle.zip abc1234.zip   (with the TAs' bundle)
     TAs:       grader grade abc1234.zip          (one submission, full report)
                grader batch submissions/ --out grades/   (a folder into a gradebook)
-               grader key nyu-dl-hw2-2025        (theory answer key)
-               grader bundle nyu-dl-hw2-2025 hw2-bundle.zip   (the students' self-check bundle)
+               grader list                       (the courses' assignments)
+               grader key ID                     (theory answer key)
+               grader bundle ID bundle.zip       (the students' self-check bundle)
 
     Exit status: 0 all good, 1 the submission has problems, 2 usage error, 3 grader failure.
     """
     ctx.ensure_object(dict)
     ctx.obj["registry"] = registry_dirs
+    if registry_dirs:  # a folder holding course.yaml is a course package: loaded like an installed one
+        from .courses import use_folders
+
+        try:
+            use_folders(registry_dirs)
+        except GraderError as exc:
+            _fail(str(exc), exc.exit_code)
     ctx.obj["starters"] = starters_dir
     if reference_dirs:
         from .checks.base import use_reference_folders
@@ -141,26 +156,29 @@ def main(ctx: click.Context, registry_dirs: tuple[str, ...], reference_dirs: tup
 @handles_errors
 def list_cmd(ctx: click.Context, as_json: bool) -> None:
     """List the known assignments."""
-    from . import registry
+    from . import courses, registry
     from rich.table import Table
 
     rows = []
     for ident, path in sorted(registry.assignment_files(_registry_dirs(ctx)).items()):
+        course = courses.course_of(path)
         try:
             a = registry.load_file(path)
-            rows.append({"id": ident, "term": a.term, "title": a.title, "file": str(path),
+            rows.append({"id": ident, "course": course.name if course else "", "term": a.term, "title": a.title,
+                         "file": str(path),
                          "deadline": a.deadline.isoformat(), "checks": len(a.checks), "valid": True})
         except GraderError as exc:
-            rows.append({"id": ident, "term": "", "title": "", "file": str(path), "deadline": "",
+            rows.append({"id": ident, "course": course.name if course else "", "term": "", "title": "",
+                         "file": str(path), "deadline": "",
                          "checks": 0, "valid": False, "error": str(exc).splitlines()[0]})
     if as_json:
         click.echo(json.dumps({"assignments": rows}, indent=2))
         return
     table = Table(title="Assignments")
-    for col in ("id", "term", "deadline", "checks", "file"):
+    for col in ("id", "course", "term", "deadline", "checks", "file"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["id"], r["term"] or ("[red]invalid[/]" if not r["valid"] else ""), r["deadline"],
+        table.add_row(r["id"], r["course"], r["term"] or ("[red]invalid[/]" if not r["valid"] else ""), r["deadline"],
                       str(r["checks"]), r["file"])
     _console().print(table)
 
@@ -218,13 +236,13 @@ def validate(ctx: click.Context, files: tuple[str, ...], self_test: bool) -> Non
 @handles_errors
 def key(ctx: click.Context, assignment_id: str, as_json: bool) -> None:
     """Print the numeric answer key of the theory part."""
-    from .key import answer_key
+    from .courses import theory_key
     from .report.key_view import key_json, key_table
 
     a = _load_assignment(ctx, assignment_id)
     if not a.theory:
         raise UsageError(f"{a.id} has no `theory:` block in {a.source}")
-    answers = answer_key(a.theory)
+    answers = theory_key(a.source).answers(a.theory)
     if as_json:
         click.echo(json.dumps(key_json(a.id, answers), indent=2, ensure_ascii=False))
     else:
@@ -246,7 +264,8 @@ def theory_cmd(ctx: click.Context, submission: str, assignment: str | None, as_j
     """
     import tempfile
 
-    from .key import KeyConfigError, theory_items
+    from .courses import theory_key
+    from .theory.keytypes import KeyConfigError
     from .report.jsonout import normalise
     from .report.theory_view import theory_table
     from .theory import PdfText, check_pdf, check_text, pdf_from_zip
@@ -258,10 +277,10 @@ def theory_cmd(ctx: click.Context, submission: str, assignment: str | None, as_j
     if not a.theory:
         raise UsageError(f"{a.id} has no `theory:` block in {a.source}")
     try:
-        specs = theory_items(a.theory)
+        specs = theory_key(a.source).items(a.theory)
     except KeyConfigError as exc:
         raise UsageError(f"{a.source}: theory.{exc}") from None
-    with tempfile.TemporaryDirectory(prefix="hw2-theory-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="grader-theory-") as tmp:
         pdf: Path | None = path
         if path.suffix.lower() == ".zip":
             names = tuple(f.name for f in a.submission.files if f.kind == "pdf")

@@ -277,10 +277,10 @@ def _theory(assignment: Assignment, sub: Any) -> Any:
     rule = next((f for f in assignment.submission.files if f.kind == "pdf"), None)
     if rule is None:
         return None
-    from .key import theory_items
+    from .courses import theory_key
     from .theory import check_pdf
 
-    specs = theory_items(assignment.theory)
+    specs = theory_key(assignment.source).items(assignment.theory)
     found = sub.file(rule.name)
     if found is None or not found.present or not found.path:
         from .theory import PdfText, check_text

@@ -22,14 +22,14 @@ Decisions:
   (for entries over 1 MiB: tiny blank files compress extremely well and cannot hurt);
   a zip whose only file is another archive ("zip inside a zip").
 * Backslashes are read as folder separators (Windows PowerShell 5 writes them), so
-  `..\\evil` is traversal and `abc1234\\hw2_cnn.ipynb` is a wrapping folder.
+  `..\\evil` is traversal and `abc1234\\lab_cnn.ipynb` is a wrapping folder.
 * A non-ASCII name without the UTF-8 flag whose bytes are valid UTF-8 is read as UTF-8
   (macOS and Info-ZIP write such zips); plain ASCII names are fine either way.
 * A nested archive among other files is an extra file (naming penalty) with its own message.
 * Required files match exactly at the top level; otherwise by a forgiving rule that costs
-  the naming penalty: different case, different separators (`hw2-cnn.ipynb`), a copy
-  suffix (`hw2_cnn (1).ipynb`, `hw2_cnn-1.ipynb`, `hw2_cnn copy.ipynb`, `Copy of
-  hw2_cnn.ipynb`), or a subfolder. Candidates are ranked (top level before subfolder;
+  the naming penalty: different case, different separators (`lab-cnn.ipynb`), a copy
+  suffix (`lab_cnn (1).ipynb`, `lab_cnn-1.ipynb`, `lab_cnn copy.ipynb`, `Copy of
+  lab_cnn.ipynb`), or a subfolder. Candidates are ranked (top level before subfolder;
   exact before case before other forms); the best one wins and the others are extras. A
   tie at the best rank is ambiguous: the file is not graded (treated as missing) and the
   problem lists the candidates.
@@ -63,7 +63,7 @@ from typing import Iterable
 
 from .documents import check_document
 from .errors import UsageError
-from .models import FoundFile, Problem, Submission
+from .models import ZIP_NAME, FoundFile, Problem, Submission
 from .registry import FileRule, SubmissionSpec, ZipLimits
 
 MiB = 1024 * 1024
@@ -136,13 +136,13 @@ def guess_student(zip_name: str, spec: SubmissionSpec) -> str | None:
     """A best guess at the student id from a zip name that does not match the pattern.
 
     Tries the lower-cased stem, then each alphanumeric run in it (`ABC1234 (1).zip`,
-    `hw2_abc1234.zip`, `abc1234@nyu.edu.zip`), keeping those that would match the pattern
-    as `<run>.zip`; the longest wins. Words of the required file names (`hw2`) never count.
+    `lab_abc1234.zip`, `abc1234@nyu.edu.zip`), keeping those that would match the pattern
+    as `<run>.zip`; the longest wins. Words of the required file names (`lab`) never count.
     """
     stem = re.sub(r"\.zip$", "", zip_name, flags=re.IGNORECASE).lower()
     if "@" in stem:
         stem = stem.split("@", 1)[0] + " " + stem
-    # words of the required file names (`hw2`, `cnn`...) are not anybody's id
+    # words of the required file names (`lab`, `cnn`...) are not anybody's id
     words = {w for f in spec.files for w in re.findall(r"[a-z0-9]+", f.name.lower())}
     tokens = [t for t in [stem] + re.findall(r"[a-z0-9]+", stem) if t not in words]
     good = []
@@ -164,7 +164,7 @@ def _zip_name_problem(zip_name: str, spec: SubmissionSpec) -> tuple[str | None, 
     fix = (f"rename the zip to `{guess}.zip` (`<net_id>.zip`, e.g. {example})" if guess
            else f"rename the zip to `<net_id>.zip`, e.g. {example}")
     return guess, Problem(zip_name, f"the zip is named `{show(zip_name)}`; expected `<net_id>.zip`, e.g. `{example}`",
-                          fix)
+                          fix, code=ZIP_NAME)
 
 
 def _declared_entry_count(path: Path, stop_after: int) -> int | None:

@@ -52,6 +52,9 @@ class GradeVerdict(StrEnum):
 PenaltyRule = Literal["naming", "late", "execution", "integrity"]
 
 
+ZIP_NAME = "zip-name"  # Problem.code of a zip whose name does not match the pattern
+
+
 @dataclass(frozen=True)
 class Problem:
     """Something wrong with the submission, said so the student can fix it."""
@@ -59,6 +62,7 @@ class Problem:
     file: str
     message: str
     fix: str = ""
+    code: str = ""  # what kind of problem, for rules (e.g. ZIP_NAME); not part of the JSON, which is for people
 
     def to_json(self) -> dict[str, Any]:
         return {"file": self.file, "message": self.message, "fix": self.fix}

@@ -32,7 +32,6 @@ from .schema import (DEFAULT_LITTER, Assignment, Check, ExecutionPenalty, FileRu
                      ManualItem, NamingPenalty, Penalties, SandboxLimits, SubmissionSpec, ZipLimits)
 from .yamlines import Lines, line_of, read_yaml
 
-PACKAGE_PROBLEMS = Path(__file__).resolve().parent.parent / "problems"
 ENV_PROBLEMS = "HW2_GRADER_PROBLEMS"  # extra registry folders, os.pathsep-separated
 
 thaw = plain  # the old name of `grader.plain.plain`, kept for course code and benchmarks
@@ -64,7 +63,7 @@ def validate(data: dict[str, Any], file: str, lines: Lines, source: str,
         assignment = schema.validate({**data, "source": source, "registry_hash": registry_hash(data)})
     except ValidationError as exc:
         found += schema_errors.problems(exc, file, lines)
-    _cross_references(data, add, kinds)
+    _cross_references(data, add, kinds, source)
     if found or assignment is None:
         raise RegistryError(found)
     return assignment
@@ -94,7 +93,8 @@ def registry_hash(data: Mapping[str, Any]) -> str:
     return digest({k: v for k, v in data.items() if k not in schema.LOADER_KEYS})[:16]
 
 
-def _cross_references(data: Mapping[str, Any], add: Callable[..., None], kinds: Mapping[str, ParamValidator]) -> None:
+def _cross_references(data: Mapping[str, Any], add: Callable[..., None], kinds: Mapping[str, ParamValidator],
+                      source: str) -> None:
     """What one field's validation cannot see: checks against the files, the kinds' own keys,
     the theory key. Reads the raw data defensively (the schema reports its shape)."""
     checks = data.get("checks")
@@ -106,12 +106,13 @@ def _cross_references(data: Mapping[str, Any], add: Callable[..., None], kinds: 
                 _check_references(item, ("checks", i), notebooks, seen, add, kinds)
     theory = data.get("theory")
     if isinstance(theory, dict) and theory:
+        from .courses import CourseError, theory_key
+        from .theory.keytypes import KeyConfigError
+
         try:
-            from .key import KeyConfigError, answer_key
-        except ImportError:  # pragma: no cover - the key ships with the package
-            return
-        try:
-            answer_key(freeze(theory))
+            theory_key(source).answers(freeze(theory))
+        except CourseError as exc:
+            add(("theory",), str(exc), exc.fix)
         except KeyConfigError as exc:
             add(("theory",) + tuple(schema_errors.split_key(exc.key)), exc.problem, exc.fix)
 
@@ -174,7 +175,9 @@ def registry_dirs(extra: Iterable[str | os.PathLike[str]] = ()) -> list[Path]:
     dirs = [Path(p) for p in extra]
     env = os.environ.get(ENV_PROBLEMS, "")
     dirs += [Path(p) for p in env.split(os.pathsep) if p]
-    dirs.append(PACKAGE_PROBLEMS)
+    from . import courses
+
+    dirs += [Path(f) for f in courses.course_folders()]  # installed course packages (and --registry ones)
     return dirs
 
 
@@ -185,7 +188,7 @@ def assignment_files(extra: Iterable[str | os.PathLike[str]] = ()) -> dict[str, 
         if not folder.is_dir():
             continue
         for path in sorted(folder.glob("*.yaml")):
-            if path.name.startswith("_"):
+            if path.name.startswith("_") or path.name == "course.yaml":  # bases, a course package's declaration
                 continue
             ident = _peek_id(path)
             if ident and ident not in found:

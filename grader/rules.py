@@ -1,9 +1,9 @@
 """The course's penalty rules as pure functions: no I/O, no clock, no globals.
 
-NYU CSCI-GA 2572 HW2 (Spring 2025 text):
-  1. 10% for wrong naming (the zip, the PDF or a notebook misnamed, or extra files in the zip);
-  2. 10% for each started 24 hours late; not accepted after 96 hours;
-  3. 20% for code that cannot be executed.
+The rules a YAML's `penalties:` block sets (the numbers are the course's), e.g.
+  1. a percentage for wrong naming (the zip or a required file misnamed, or extra files in the zip);
+  2. a percentage for each started period late; not accepted after a cutoff;
+  3. a percentage for code that cannot be executed.
 Percentages are of `max_score`; deductions add up; the score floors at zero.
 
 Lateness is measured in hours rounded *up* to the next 0.01 h (36 s), so a submission that
@@ -17,7 +17,7 @@ import math
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from .models import Lateness, Penalty, Submission
+from .models import ZIP_NAME, Lateness, Penalty, Submission
 from .registry import LatePolicy, Penalties
 
 _EPS = 1e-9
@@ -43,7 +43,7 @@ def naming_problems(sub: Submission) -> list[str]:
     """Short phrases, one per kind of naming mistake (for the penalty's reason)."""
     parts: list[str] = []
     for p in sub.problems:
-        if p.file == sub.zip_name and p.fix.startswith("rename the zip"):
+        if p.code == ZIP_NAME:
             parts.append(f"zip named `{sub.zip_name}`")
             break
     misnamed: list[str] = []

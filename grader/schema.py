@@ -320,7 +320,7 @@ class Assignment:
     def _reference(cls, value: str) -> str:
         if value and not REFERENCE.fullmatch(value):
             raise RegistryIssue(f"`{value}` is not a `package.module:function` reference",
-                                "e.g. reference.hw2.notebooks:write_solution_zip")
+                                "e.g. nyu_dl_hw2.reference.hw2.notebooks:write_solution_zip")
         return value
 
     @field_validator("deadline", mode="before")

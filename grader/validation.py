@@ -20,7 +20,7 @@ def self_test(assignment: Assignment, runner_factory=None) -> tuple[bool, list[s
     from .grading import Options, grade
     from .sandbox_runner import open_runner
 
-    with tempfile.TemporaryDirectory(prefix="hw2-selftest-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="grader-selftest-") as tmp:
         student = (assignment.submission.zip_example or "abc1234.zip").removesuffix(".zip")
         zip_path = Path(tmp) / f"{student}.zip"
         resolve(assignment.solution)(zip_path, student)

@@ -1,4 +1,4 @@
-"""The answer key (grader/key.py): values against torch, formulas evaluated, bad blocks rejected.
+"""The answer key (courses/nyu_dl_hw2/theory_key.py): values against torch, formulas evaluated, bad blocks rejected.
 
 The three `theory:` blocks are kept as YAML text, exactly as a registry file holds them.
 Formula strings are not compared as text: they are translated to Python and evaluated entry
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 import yaml
 from torch.autograd.functional import jacobian
 
-from grader.key import SLOTS, Answer, KeyConfigError, answer_key
+from nyu_dl_hw2.theory_key import SLOTS, Answer, KeyConfigError, answer_key
 
 THEORY_2025 = """
 layout: numerator

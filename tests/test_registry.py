@@ -146,8 +146,8 @@ def test_exponent_floats_are_numbers_not_strings(tmp_path):
 
 CHECKS = """\
 checks:
-  - {id: a.one, notebook: a.ipynb, kind: function, points: 2, target: f, reference: "reference.theory.shapes:conv1d_output_shape", cases: [{args: [[7, 11], 3]}]}
-  - {id: a.two, notebook: a.ipynb, kind: function, points: 3, target: g, reference: "reference.theory.shapes:conv1d_output_shape", cases: [{args: [[7, 11], 3]}]}
+  - {id: a.one, notebook: a.ipynb, kind: function, points: 2, target: f, reference: "nyu_dl_hw2.reference.theory.shapes:conv1d_output_shape", cases: [{args: [[7, 11], 3]}]}
+  - {id: a.two, notebook: a.ipynb, kind: function, points: 3, target: g, reference: "nyu_dl_hw2.reference.theory.shapes:conv1d_output_shape", cases: [{args: [[7, 11], 3]}]}
 manual:
   - {id: theory, points: 5}
   - {id: essay, points: 1}

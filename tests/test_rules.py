@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from grader.models import FoundFile, Penalty, Problem, Submission
+from grader.models import ZIP_NAME, FoundFile, Penalty, Problem, Submission
 from grader.registry import LatePolicy, Penalties
 from grader.rules import (execution_penalty, final_score, hours_late, late_penalty, late_periods, lateness,
                           naming_penalty, total_percent)
@@ -133,7 +133,7 @@ def test_naming_ok_means_no_penalty():
 def test_naming_penalty_is_one_deduction_listing_everything():
     s = sub(files=(FoundFile("hw2_cnn.ipynb", "notebook", "HW2_CNN.ipynb", "/s/hw2_cnn.ipynb", exact=False),),
             extra=("test.py", "notes.txt"), naming_ok=False, zip_name="HW2.zip",
-            problems=(Problem("HW2.zip", "the zip is named `HW2.zip`", "rename the zip to `<net_id>.zip`"),))
+            problems=(Problem("HW2.zip", "the zip is named `HW2.zip`", "rename the zip to `<net_id>.zip`", code=ZIP_NAME),))
     p = naming_penalty(s, PEN)
     assert p == Penalty("naming", 10.0, "wrong naming: zip named `HW2.zip`; misnamed `HW2_CNN.ipynb` for "
                                         "`hw2_cnn.ipynb`; extra files `test.py`, `notes.txt`")

@@ -31,7 +31,7 @@ from typing import Any, Iterable, Mapping
 import nbformat
 from nbformat import v4
 
-# The Spring 2025 file list (problems/nyu-dl-hw2-2025.yaml).
+# The Spring 2025 file list (courses/nyu_dl_hw2/nyu-dl-hw2-2025.yaml).
 REQUIRED_2025 = (
     "hw2_theory.pdf",
     "hw2_moe.ipynb",

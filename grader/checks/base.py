@@ -213,7 +213,7 @@ def check_ref(params: Mapping[str, Any], key: str, problems: list[PROBLEM], requ
         return
     if not isinstance(ref, str) or not REF_PATTERN.fullmatch(ref):
         problems.append((key, f"`{ref}` is not a `package.module:function` reference",
-                         "e.g. reference.theory.conv:cross_correlate"))
+                         "e.g. my_course.reference.conv:cross_correlate"))
         return
     try:
         resolve(ref)
@@ -249,7 +249,7 @@ def rng_for(ctx: Context, check_id: str, public: bool) -> np.random.Generator:
 def hidden_error(reply: Reply) -> str:
     """A failed reply said without anything student code wrote (for hidden cases).
 
-    An exception message, a type name or printed text may echo the inputs, and hidden
+    An exception message, a type name or printed text may repeat the inputs, and hidden
     inputs must not reach the feedback; the grader's own words are safe.
     """
     import builtins

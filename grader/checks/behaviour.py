@@ -1,6 +1,6 @@
 """`behaviour`: call a student routine on grader-made objects and judge the effect.
 
-`optimizer_step` is HW2's `step(loss, optimizer)`: the child builds a tiny linear model
+`optimizer_step` is a homework's `step(loss, optimizer)`: the child builds a tiny linear model
 and plain SGD, computes an MSE loss on inputs the grader sends, and calls the student's
 function; it reports only raw facts (weights before and after, gradients after, how often
 `step`/`zero_grad` ran). The grader recomputes the gradient itself from the weights before

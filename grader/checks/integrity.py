@@ -180,7 +180,7 @@ def _text_verdict(wanted: Mapping[str, ast.stmt], student: Mapping[str, ast.stmt
 
 
 def describe_change(name: str, want: ast.stmt, got: ast.stmt) -> str:
-    """"`EchoDataset` (body of `EchoDataset.__iter__` differs: -old +new)": where and what changed."""
+    """"`MyDataset` (body of `MyDataset.__iter__` differs: -old +new)": where and what changed."""
     where = _where(name, want, got)
     diff = _short_diff(want, got)
     return f"`{name}` ({where}{': ' + diff if diff else ''})"

@@ -21,7 +21,7 @@ Points are for *learning* (registry keys, each optional):
 integer indices, ``test_run`` on strings with ``per_item: true``); the first whose outputs
 score on the fresh model is the student's, and each may name its own ``metric``. Why the
 others failed is said by exception type only: the inputs are hidden, and a student's
-message could echo them.
+message could repeat them.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class TrainKind:
         allowed_keys(params, KEYS, problems)
         model = params.get("model")
         if not isinstance(model, Mapping) or not isinstance(model.get("class"), str):
-            problems.append(("model", "missing the student model", "e.g. `model: {class: GRUMemory, args: [64]}`"))
+            problems.append(("model", "missing the student model", "e.g. `model: {class: Net, args: [64]}`"))
         if "train" not in params and "driver" not in params:
             problems.append(("train", "say how to train", "e.g. `train: {function: train_model, args: [$model, $loader]}`"))
         for key in ("data", "evaluate"):

@@ -56,10 +56,12 @@ def package_root() -> str:
 
 def default_hidden() -> list[str]:
     """Folders the child must not see: the project folder of a source checkout (or, when
-    installed into site-packages, the ``grader``/``reference``/``problems`` package
+    installed into site-packages, the ``grader`` and course package
     folders themselves)."""
+    from ..courses import known
+
     out: list[str] = []
-    for name in ("grader", "reference", "problems"):
+    for name in ("grader",):
         try:
             spec = importlib.util.find_spec(name)
         except (ImportError, ValueError):
@@ -71,6 +73,10 @@ def default_hidden() -> list[str]:
             target = pkg if _is_site_dir(parent) else parent
             if target not in out and target != "/":
                 out.append(target)
+    for course in known():  # every course package folder (its references, judges, probes' source)
+        folder = os.path.realpath(course.folder)
+        if folder not in out:
+            out.append(folder)
     return out
 
 
@@ -92,11 +98,17 @@ class SandboxServer:
                  drop_to_nobody: bool = True, python: str | None = None, startup_timeout: float = 120.0,
                  stderr: Any = None, seccomp: bool = True, mount_namespace: bool = True,
                  pid_namespace: bool = True, uid_base: int = 60000, uid_count: int = 1000,
-                 uid_lock_dir: str | None = None):
+                 uid_lock_dir: str | None = None, probe_files: Iterable[str] | None = None):
         self.hidden = [os.path.realpath(h) for h in list(default_hidden()) + list(hidden)]
         if scratch_root:
             self.hidden.append(os.path.realpath(scratch_root))
         self.threads = int(threads)
+        from ..courses import known
+
+        # the courses' probe files (imported by the server before it forks) and their
+        # package names (which must never be imported there: see the server's leak check)
+        self.probe_files = [str(p) for c in known() for p in c.probes] if probe_files is None else list(probe_files)
+        self.private = [c.name for c in known()]
         self.drop_to_nobody = drop_to_nobody
         self.python = python or sys.executable
         self.startup_timeout = startup_timeout
@@ -139,6 +151,8 @@ class SandboxServer:
             "hidden": self.hidden,
             "keep": _python_folders(),
             "threads": self.threads,
+            "probe_files": self.probe_files,
+            "private": self.private,
             "drop_to_nobody": self.drop_to_nobody,
             "seccomp": self.seccomp,
             "mount_namespace": self.mount_namespace,

@@ -87,7 +87,7 @@ def preload() -> dict[str, Any]:
     from . import probes
     from .shell import make_shell
 
-    probes.load_all()
+    probes.load_all(SERVER_CFG.get("probe_files", ()))
     wire._torch()
     warm_up()
     CHILD_CAPS = wire.Caps(max_message_bytes=768 << 20, max_header_bytes=32 << 20)
@@ -97,7 +97,7 @@ def preload() -> dict[str, Any]:
 
     gc.collect()
     gc.freeze()  # children's garbage collections skip (and so do not copy) the server's objects
-    leaked = sorted(m for m in sys.modules if m == "reference" or m.startswith(("reference.", "grader.checks",
+    leaked = sorted(m for m in sys.modules if m.startswith((*SERVER_CFG.get("private", ()), "grader.checks",
                                                                                "grader.registry", "grader.grading")))
     threads = len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else -1
     return {

@@ -31,7 +31,7 @@ checks:
     public: true
     timeout: 3
     target: out_shape
-    reference: "reference.theory.shapes:conv1d_output_shape"
+    reference: "nyu_dl_hw2.reference.theory.shapes:conv1d_output_shape"
     cases: [{args: [[7, 11], 3], kwargs: {stride: 2}}]
     compare: {mode: exact}
   - id: conv.xcorr
@@ -40,12 +40,12 @@ checks:
     points: 3
     timeout: 3
     target: xcorr
-    reference: "reference.theory.conv:cross_correlate1d"
+    reference: "nyu_dl_hw2.reference.theory.conv:cross_correlate1d"
     generator: "tests.cli.conftest:xcorr_case"
     count: 3
     public_count: 1
     partial: {flipped: 0.5}
-    alternatives: {flipped: {reference: "reference.theory.conv:convolve1d"}}
+    alternatives: {flipped: {reference: "nyu_dl_hw2.reference.theory.conv:convolve1d"}}
 """
 
 GOOD = textwrap.dedent("""\

@@ -36,7 +36,7 @@ def test_public_only_runs_the_public_cases_of_the_public_checks(grade_files, dem
 def test_a_hardcoded_public_answer_passes_the_self_check_only(grade_files, demo):
     """A student who returns the public case's answer from a table: full marks in the
     self-check, one case in three for real."""
-    from reference.theory.conv import cross_correlate1d
+    from nyu_dl_hw2.reference.theory.conv import cross_correlate1d
 
     (args, _, _), = [c for c in KINDS["function"].cases(_check(demo, "conv.xcorr"), Context(seed=7)) if c[2]]
     answer = cross_correlate1d(*args).tolist()

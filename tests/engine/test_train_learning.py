@@ -16,22 +16,22 @@ import pytest
 from grader.checks import KINDS, Context
 from grader.checks.base import Reply
 from grader.registry import Check
-from reference.hw2 import judges
+from nyu_dl_hw2.reference.hw2 import judges
 
 ALTERNATIVES = [{"inputs": ["onehot"]}, {"inputs": ["seq"]},
                 {"method": "test_run", "per_item": True, "inputs": ["strings"],
-                 "metric": "reference.hw2.judges:echo_string_accuracy"}]
+                 "metric": "nyu_dl_hw2.reference.hw2.judges:echo_string_accuracy"}]
 
 
 def echo_check(**overrides) -> Check:
     params = {
         "model": {"class": "GRUMemory", "args": [8]},
         "train": {"function": "train_model", "args": ["$model", "$loader"]},
-        "data": {"generator": "reference.hw2.judges:echo_train", "args": {"n": 16, "seq_length": 8, "delay": 2}},
+        "data": {"generator": "nyu_dl_hw2.reference.hw2.judges:echo_train", "args": {"n": 16, "seq_length": 8, "delay": 2}},
         "loader": {"batch_size": 4, "max_batches": 4},
-        "evaluate": {"generator": "reference.hw2.judges:echo_eval", "args": {"n": 20, "seq_length": 8, "delay": 2},
+        "evaluate": {"generator": "nyu_dl_hw2.reference.hw2.judges:echo_eval", "args": {"n": 20, "seq_length": 8, "delay": 2},
                      "alternatives": ALTERNATIVES},
-        "metric": "reference.hw2.judges:echo_accuracy",
+        "metric": "nyu_dl_hw2.reference.hw2.judges:echo_accuracy",
         "thresholds": {"zero": 0.1, "full": 0.9},
         "before": {"max": 0.3, "restore": True},
         "must_draw_batches": True,
@@ -71,7 +71,7 @@ def judge(check: Check, **facts) -> tuple[float, str]:
 def test_validate_accepts_the_learning_keys_and_rejects_bad_ones():
     assert KIND.validate(echo_check().params) == []
     bad = echo_check(before={"max": "high"}, must_draw_batches="yes",
-                     evaluate={"generator": "reference.hw2.judges:echo_eval", "alternatives": [{"inputz": []}]})
+                     evaluate={"generator": "nyu_dl_hw2.reference.hw2.judges:echo_eval", "alternatives": [{"inputz": []}]})
     keys = {k for k, _, _ in KIND.validate(bad.params)}
     assert {"before", "must_draw_batches", "evaluate.alternatives[0].inputz"} <= keys
 

@@ -1,7 +1,7 @@
 """Shared fixtures for the HW2 (Spring 2025) registry's acceptance tests.
 
 One sandbox runner for the whole session (``open_runner()``), the real registry
-(problems/nyu-dl-hw2-2025.yaml) and the quick test registry next to this file (the real
+(courses/nyu_dl_hw2/nyu-dl-hw2-2025.yaml) and the quick test registry next to this file (the real
 one with small training budgets, see quick.yaml), and the two expensive gradings, each
 done once per session: the reference solution zip and the starter zip, both graded with
 the real registry.
@@ -34,7 +34,7 @@ from grader.models import CheckResult
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-REAL = ROOT / "problems" / "nyu-dl-hw2-2025.yaml"
+REAL = ROOT / "courses" / "nyu_dl_hw2" / "nyu-dl-hw2-2025.yaml"
 QUICK = HERE / "quick.yaml"
 
 NOTEBOOKS = ("hw2_moe.ipynb", "hw2_cnn.ipynb", "hw2_rnn.ipynb", "seq_classification.ipynb")
@@ -45,7 +45,7 @@ NOTEBOOKS = ("hw2_moe.ipynb", "hw2_cnn.ipynb", "hw2_rnn.ipynb", "seq_classificat
 
 @lru_cache(maxsize=None)
 def _solutions() -> dict[str, Any]:
-    from reference.hw2.notebooks import solution_notebooks
+    from nyu_dl_hw2.reference.hw2.notebooks import solution_notebooks
 
     return solution_notebooks()
 
@@ -109,7 +109,7 @@ def _graded(zip_path: Path, assignment: registry.Assignment, runner: Any) -> Gra
 @pytest.fixture(scope="session")
 def reference_graded(runner, real, tmp_path_factory) -> Graded:
     """The reference solution zip (write_solution_zip) graded with the real registry, once."""
-    from reference.hw2.notebooks import write_solution_zip
+    from nyu_dl_hw2.reference.hw2.notebooks import write_solution_zip
 
     zip_path = write_solution_zip(tmp_path_factory.mktemp("reference"))
     return _graded(zip_path, real, runner)
@@ -117,7 +117,7 @@ def reference_graded(runner, real, tmp_path_factory) -> Graded:
 
 def write_starter_zip(folder: Path, net_id: str = "abc1234") -> Path:
     """The starter notebooks plus the theory PDF, as a student would zip them untouched."""
-    from reference.hw2.notebooks import DEFAULT_ZIP_TIME, SUBMISSION_FILES, THEORY_PDF, starter_notebooks, \
+    from nyu_dl_hw2.reference.hw2.notebooks import DEFAULT_ZIP_TIME, SUBMISSION_FILES, THEORY_PDF, starter_notebooks, \
         theory_pdf_bytes
 
     entries = {THEORY_PDF: theory_pdf_bytes()}

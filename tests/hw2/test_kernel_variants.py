@@ -56,7 +56,7 @@ def provided_code_check(check) -> bool:
 
 @pytest.fixture(scope="session")
 def zips(tmp_path_factory) -> dict[str, Path]:
-    from reference.hw2.notebooks import write_solution_zip
+    from nyu_dl_hw2.reference.hw2.notebooks import write_solution_zip
 
     return {"reference": write_solution_zip(tmp_path_factory.mktemp("variant-reference")),
             "starter": write_starter_zip(tmp_path_factory.mktemp("variant-starter"))}

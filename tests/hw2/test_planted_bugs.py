@@ -214,7 +214,7 @@ MOE_BUGS = [
 # ----------------------------------------------------------------------------- seq_classification
 
 # Section 8 is judged on three runs of the notebook's procedure (its own, re-runs under seeds
-# 2 and 3), spikes and held accuracy recomputed from weight snapshots (reference/hw2/
+# 2 and 3), spikes and held accuracy recomputed from weight snapshots (courses/nyu_dl_hw2/reference/hw2/
 # seq_judge.py; numbers from benchmarks/calibrate_seq.py, native kernels). The seed bug sets
 # the seed to 2, one of the grader's re-run seeds: its runs are the reference's own seed-2
 # run, clean on every kernel variant measured, so the training checks keep their points.
@@ -332,7 +332,7 @@ INTEGRITY_ONLY = [
                          ids=[f"{i[0]}-{n}" for n, i in enumerate(INTEGRITY_ONLY)])
 def test_provided_code_changes_are_caught(check_id, name, edits, append, message, quick, tmp_path):
     from grader.starters import load_starters
-    from reference.hw2.notebooks import write_starters
+    from nyu_dl_hw2.reference.hw2.notebooks import write_starters
 
     write_starters(tmp_path / "handout")
     options = Options(run_code=False, starters=load_starters(tmp_path / "handout"))

@@ -6,7 +6,7 @@ change. The handout here is a folder written by `grader starter` (our starters) 
 edited, standing in for the course's.
 
 Without a handout: behaviour. The provided functions and classes run in the sandbox and
-their results are judged against reference/hw2/provided.py's re-implementation, so
+their results are judged against courses/nyu_dl_hw2/reference/hw2/provided.py's re-implementation, so
 notebooks whose provided code is textually different but behaves the same pass (the
 course's `index_select` one-hot, `F.one_hot`, another EchoDataset, version 1's `D`), and
 planted behaviour changes fail. Only the provided-code check runs, in `definitions` mode
@@ -182,7 +182,7 @@ def test_seq_provided_seed_is_a_text_fact(quick, runner, tmp_path):
 @pytest.fixture
 def handout(tmp_path):
     """A handout folder as `grader starter` writes it, standing in for the course's."""
-    from reference.hw2.notebooks import write_starters
+    from nyu_dl_hw2.reference.hw2.notebooks import write_starters
 
     folder = tmp_path / "handout"
     write_starters(folder)

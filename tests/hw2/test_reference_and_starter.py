@@ -1,7 +1,7 @@
 """Acceptance of the Spring 2025 HW2 registry on the two submissions everything hangs on.
 
 * The reference solution (`write_solution_zip`) graded with the real registry
-  (problems/nyu-dl-hw2-2025.yaml) gets every automatic point: 50/50, no penalty, no problem.
+  (courses/nyu_dl_hw2/nyu-dl-hw2-2025.yaml) gets every automatic point: 50/50, no penalty, no problem.
 * The starter notebooks, submitted untouched with the theory PDF, get nothing except the
   two provided-code integrity checks (rnn.provided, seq.provided: judged by behaviour),
   every lost check says why in the student's terms (no grader failure), and the execution

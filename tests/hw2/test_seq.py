@@ -24,8 +24,8 @@ import pytest
 
 from grader.grading import Options, grade_notebook
 from grader.registry import thaw
-from reference.hw2.seq_fixes import PROCEDURES
-from reference.hw2.seq_judge import SeqTraining
+from nyu_dl_hw2.reference.hw2.seq_fixes import PROCEDURES
+from nyu_dl_hw2.reference.hw2.seq_judge import SeqTraining
 
 from .conftest import patched
 

@@ -1,4 +1,4 @@
-"""Tests of reference.theory against torch (the references are plain numpy)."""
+"""Tests of nyu_dl_hw2.reference.theory against torch (the references are plain numpy)."""
 
 from __future__ import annotations
 

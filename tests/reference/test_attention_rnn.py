@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch.autograd.functional import jacobian
 
-from reference.errors import ReferenceInputError
-from reference.theory.attention_rnn import (
+from nyu_dl_hw2.reference.errors import ReferenceInputError
+from nyu_dl_hw2.reference.theory.attention_rnn import (
     attention_rnn2_forward,
     attention_rnn2_step_jacobian,
     attention_rnn_forward,

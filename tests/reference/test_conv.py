@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.functional import jacobian
 
-from reference.errors import ReferenceInputError
-from reference.theory.conv import (
+from nyu_dl_hw2.reference.errors import ReferenceInputError
+from nyu_dl_hw2.reference.theory.conv import (
     conv1d_grad_input,
     conv1d_grad_weight,
     conv1d_jacobian_input,

@@ -14,8 +14,8 @@ import random
 import pytest
 import torch
 
-from reference.errors import ReferenceInputError
-from reference.theory.counting import (
+from nyu_dl_hw2.reference.errors import ReferenceInputError
+from nyu_dl_hw2.reference.theory.counting import (
     bp_multiplications,
     fc_parameter_count,
     path_enumeration_multiplications,

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from reference.errors import ReferenceInputError
-from reference.theory.elman_rnn import elman_backward, elman_forward
+from nyu_dl_hw2.reference.errors import ReferenceInputError
+from nyu_dl_hw2.reference.theory.elman_rnn import elman_backward, elman_forward
 
 from . import assert_close
 

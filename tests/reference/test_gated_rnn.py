@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch.autograd.functional import jacobian
 
-from reference.errors import ReferenceInputError
-from reference.theory.gated_rnn import gated_rnn_backward, gated_rnn_forward, gated_rnn_step_jacobians
+from nyu_dl_hw2.reference.errors import ReferenceInputError
+from nyu_dl_hw2.reference.theory.gated_rnn import gated_rnn_backward, gated_rnn_forward, gated_rnn_step_jacobians
 
 from . import assert_close
 

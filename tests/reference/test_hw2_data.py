@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reference.hw2 import data
+from nyu_dl_hw2.reference.hw2 import data
 
 
 def test_deterministic_and_seed_dependent():

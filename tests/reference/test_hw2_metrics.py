@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from reference.hw2.metrics import LN4, echo_score, spikes, worst_climb
+from nyu_dl_hw2.reference.hw2.metrics import LN4, echo_score, spikes, worst_climb
 
 # Per-epoch mean training loss of seq_classification Section 8 (seed 1, MODERATE, batch 32,
 # hidden 12, RMSprop lr 1e-3, 100 epochs), measured by benchmarks/calibrate_hw2.py:

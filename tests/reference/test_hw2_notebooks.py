@@ -10,8 +10,8 @@ import nbformat
 import pytest
 from pypdf import PdfReader
 
-from reference.hw2 import notebooks as nbmod
-from reference.hw2 import (
+from nyu_dl_hw2.reference.hw2 import notebooks as nbmod
+from nyu_dl_hw2.reference.hw2 import (
     NOTEBOOK_NAMES,
     SUBMISSION_FILES,
     provided_sources,
@@ -181,5 +181,5 @@ def test_package_import_does_not_pull_torch():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    code = "import sys, reference.hw2, reference.hw2.data; assert 'torch' not in sys.modules"
+    code = "import sys, nyu_dl_hw2.reference.hw2, nyu_dl_hw2.reference.hw2.data; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], cwd=root, check=True)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from reference.hw2 import data
-from reference.hw2.solutions import (
+from nyu_dl_hw2.reference.hw2 import data
+from nyu_dl_hw2.reference.hw2.solutions import (
     NumpyCompat,
     definitions_source,
     load_solution_namespace,

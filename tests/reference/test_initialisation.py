@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from reference.errors import ReferenceInputError
-from reference.theory.initialisation import he_std, he_variance, relu_variance_gain
-from reference.theory.untrained import untrained_accuracy, untrained_loss
+from nyu_dl_hw2.reference.errors import ReferenceInputError
+from nyu_dl_hw2.reference.theory.initialisation import he_std, he_variance, relu_variance_gain
+from nyu_dl_hw2.reference.theory.untrained import untrained_accuracy, untrained_loss
 
 WIDTH, DEPTH, BATCH = 256, 30, 512
 

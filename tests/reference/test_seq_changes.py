@@ -1,14 +1,14 @@
 """What a student changed in seq_classification's Section 8 procedure, read from the code
-(reference/hw2/seq_changes.py): every real kind of fix is named, the course's procedure
+(courses/nyu_dl_hw2/reference/hw2/seq_changes.py): every real kind of fix is named, the course's procedure
 is "no change", and a changed model class or seed is reported."""
 
 from __future__ import annotations
 
 import pytest
 
-from reference.hw2.notebooks import solution_notebooks
-from reference.hw2.seq_changes import describe_changes
-from reference.hw2.seq_fixes import PROCEDURES
+from nyu_dl_hw2.reference.hw2.notebooks import solution_notebooks
+from nyu_dl_hw2.reference.hw2.seq_changes import describe_changes
+from nyu_dl_hw2.reference.hw2.seq_fixes import PROCEDURES
 
 NAME = "seq_classification.ipynb"
 

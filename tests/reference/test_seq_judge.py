@@ -1,11 +1,11 @@
-"""Scoring of seq_classification's Section 8 runs (reference/hw2/seq_judge.py), on
+"""Scoring of seq_classification's Section 8 runs (courses/nyu_dl_hw2/reference/hw2/seq_judge.py), on
 synthetic loss curves: far from every threshold, so no CPU's rounding matters."""
 
 from __future__ import annotations
 
 import pytest
 
-from reference.hw2.seq_judge import SeqRun, accuracy_verdict, spike_verdict
+from nyu_dl_hw2.reference.hw2.seq_judge import SeqRun, accuracy_verdict, spike_verdict
 
 PARAMS = {"learned": 0.75, "armed": 0.3, "climb": 0.3, "lucky": 1, "every": 8, "tail": 0.25,
           "thresholds": {"zero": 0.65, "full": 0.85}}

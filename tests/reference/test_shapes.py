@@ -7,8 +7,8 @@ import random
 import pytest
 import torch
 
-from reference.errors import ReferenceInputError
-from reference.theory.shapes import conv1d_output_shape, conv2d_output_shape, conv_output_size
+from nyu_dl_hw2.reference.errors import ReferenceInputError
+from nyu_dl_hw2.reference.theory.shapes import conv1d_output_shape, conv2d_output_shape, conv_output_size
 
 
 def _torch_shape(dims: int, input_shape, kernel, filters, padding, stride, dilation):

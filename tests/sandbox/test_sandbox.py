@@ -259,14 +259,14 @@ def test_grader_folders_are_hidden(run):
     project = os.path.dirname(os.path.dirname(grader_file))
     r = run([f"import os\ntry:\n    open({grader_file!r}).read()\n    seen = 'READ'\nexcept OSError as e:\n    seen = type(e).__name__\n"
              f"listing = os.listdir({project!r})\n",
-             "import importlib.util\nspec = importlib.util.find_spec('reference')\nfound = spec is not None and bool(spec.origin)\n"
-             "import sys\nloaded = sorted(m for m in sys.modules if m.startswith(('reference', 'grader.checks', 'grader.registry', 'grader.grading')))\n",
+             "import importlib.util\ntry:\n    spec = importlib.util.find_spec('nyu_dl_hw2.reference')\nexcept ImportError:\n    spec = None\nfound = spec is not None and bool(spec.origin)\n"
+             "import sys\nloaded = sorted(m for m in sys.modules if m.startswith(('nyu_dl_hw2.reference', 'grader.checks', 'grader.registry', 'grader.grading')))\n",
              "import json  # stdlib still imports\nimport email.mime.text\n"],
             probes=(ProbeRequest("seen", "value", {"name": "seen"}), ProbeRequest("ls", "value", {"name": "listing"}),
                     ProbeRequest("loaded", "value", {"name": "loaded"}), ProbeRequest("found", "value", {"name": "found"})))
     assert statuses(r) == ["ok", "ok", "ok"]
     assert r.replies["seen"].value == "FileNotFoundError"
-    assert "grader" not in r.replies["ls"].value and "reference" not in r.replies["ls"].value
+    assert "grader" not in r.replies["ls"].value and "courses" not in r.replies["ls"].value
     assert r.replies["loaded"].value == []
     assert r.replies["found"].value is False
     # covered by its own tmpfs, or by the child's private /tmp when the checkout lies under /tmp (as in CI)
@@ -287,7 +287,7 @@ def test_other_students_scratch_is_hidden(run, tmp_path):
 
 def test_child_modules_have_no_reference(server):
     modules = server.ping(modules=True)["modules"]
-    assert not [m for m in modules if m == "reference" or m.startswith(("reference.", "grader.checks",
+    assert not [m for m in modules if m.startswith(("nyu_dl_hw2.reference", "grader.checks",
                                                                        "grader.registry", "grader.grading"))]
     assert server.facts["leaked_modules"] == []
     assert server.facts["os_threads"] == 1  # nothing but the main thread when it forks

@@ -62,6 +62,9 @@ theory:
 def registry_dir(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("registry")
     (d / "theory-demo.yaml").write_text(REGISTRY)
+    # a course package of its own that borrows the shipped course's theory key
+    (d / "course.yaml").write_text(f"name: {d.name}\ntheory_key: {{answers: 'nyu_dl_hw2.theory_key:answer_key', "
+                                   "items: 'nyu_dl_hw2.theory_key:theory_items'}\n")
     return d
 
 

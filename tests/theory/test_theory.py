@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from grader import registry
 from grader.cli import main
-from grader.key import KeyConfigError, answer_key, theory_items
+from nyu_dl_hw2.theory_key import KeyConfigError, answer_key, theory_items
 from grader.theory import check_pdf, read_pdf
 from grader.theory import parse
 from grader.theory.judge import check_text

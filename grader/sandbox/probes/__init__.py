@@ -5,7 +5,8 @@ reports raw facts. Probes never receive expected values.
 
 Register a probe with ``@probe("name")`` on a function ``fn(ctx, args) -> value``; every
 module of this package is imported by the server before it forks, so a new module here is
-picked up by itself. Raise :class:`ProbeError` for a clear, expected failure ("the
+picked up by itself, and so are the probe files a course package declares (course.yaml
+`probes:`; they import ``grader.api``, never the course's references). Raise :class:`ProbeError` for a clear, expected failure ("the
 notebook defines no class 'CNN'").
 
 Argument markers understood everywhere (:meth:`ProbeContext.resolve`):
@@ -25,10 +26,13 @@ full run are not a probe: see grader.sandbox.snapshot.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
+import os
 import pkgutil
 import random
-from typing import Any, Callable
+import sys
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
@@ -172,10 +176,19 @@ class ProbeContext:
 _SEALED: dict[str, ProbeFn] = {}  # the table as the server loaded it, before any student code
 
 
-def load_all() -> dict[str, ProbeFn]:
-    """Import every module of this package (registers their probes and drivers)."""
+def load_all(course_files: Iterable[str] = ()) -> dict[str, ProbeFn]:
+    """Import every module of this package, then each course's probe file (given by path:
+    the server's path holds no course package), registering their probes and drivers."""
     for info in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{info.name}")
+    for i, path in enumerate(course_files):
+        name = f"_course_probes_{i}_{os.path.splitext(os.path.basename(path))[0]}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ProbeError(f"cannot load the course probes {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
     _SEALED.clear()
     _SEALED.update(PROBES)
     return PROBES

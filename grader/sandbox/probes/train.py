@@ -2,7 +2,7 @@
 
 args::
 
-    {"class": "GRUMemory", "args": [{"$ref": "HIDDEN_SIZE"}], "kwargs": {}, "seed": 0,
+    {"class": "Net", "args": [{"$ref": "HIDDEN_SIZE"}], "kwargs": {}, "seed": 0,
      "data": {"fields": ["x", "delay", "y"],           # batch order
               "arrays": {"x": wire.tensor(X), "delay": wire.tensor(D), "y": wire.tensor(Y)},
               "batch_size": 64, "shuffle": true, "drop_last": false,

@@ -33,8 +33,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from grader.checks.base import Reply, Request, Verdict
-from grader.sandbox.wire import tensor
+from grader.api import Reply, Request, Verdict, tensor
 
 N = 26
 LETTERS = string.ascii_lowercase

@@ -9,7 +9,7 @@ metrics (`fn(outputs, eval_data) -> float`) and plugins (objects with `validate`
   for BCELoss, or one raw score for BCEWithLogitsLoss; all are right, so its output and
   its `get_loss_and_correct` are judged in the convention of the student's `criterion`;
 * `test_run` must map a string to a string of the same length over ' ' and a..z;
-* the mixture of experts is judged in reference/hw2/moe.py;
+* the mixture of experts is judged in courses/nyu_dl_hw2/reference/hw2/moe.py;
 * (seq_classification's spike and accuracy checks have their own module, seq_judge.py.)
 """
 
@@ -20,8 +20,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from grader.checks.base import Reply, Request, Verdict, rng_for
-from grader.sandbox.wire import tensor
+from grader.api import Reply, Request, Verdict, rng_for, tensor
 
 from . import data
 from .metrics import echo_score
@@ -403,7 +402,7 @@ class TestRunContract:
 
 
 # --------------------------------------------------------------------------- mixture of experts
-# hw2_moe.ipynb's judges are in reference/hw2/moe.py.
+# hw2_moe.ipynb's judges are in courses/nyu_dl_hw2/reference/hw2/moe.py.
 
 
 # seq_classification's Section 8 checks are in seq_judge.py (SeqTraining).

@@ -6,7 +6,7 @@ the same in both notebooks. ``tags`` end up in the cell's ``metadata.tags``:
 
 * ``provided``: course code the student must not change (our re-write of it: the
   integrity check compares with the course's handout, ``--starters``, or judges this
-  code's behaviour, reference/hw2/provided.py; ``provided_sources()`` lists it);
+  code's behaviour, courses/nyu_dl_hw2/reference/hw2/provided.py; ``provided_sources()`` lists it);
 * ``student``: a cell with TODOs the student fills in;
 * ``data``: downloads or loads the course's data set (skipped when only definitions are
   wanted: the grader brings its own data);

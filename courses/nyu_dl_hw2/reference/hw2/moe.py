@@ -17,7 +17,7 @@ the cell sources, never evaluated here) or with the defaults.
   outputs (the sum, the sigmoid of the sum, or the sum of sigmoid outputs; a gate that
   returns scores softmaxed by the mixture is the gate's fault, not the mixture's);
 * `moe.trained`: the trained mixture's accuracy on hidden points of the course's
-  `generate_data` (reference.hw2.data.moe_points), between a linear model's (zero) and the
+  `generate_data` (nyu_dl_hw2.reference.hw2.data.moe_points), between a linear model's (zero) and the
   weakest correct two-expert run's (full); calibrated by benchmarks/calibrate_moe.py.
 """
 
@@ -28,8 +28,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from grader.checks.base import Measure, Reply, Request, Verdict, hidden_error, rng_for
-from grader.sandbox.wire import tensor
+from grader.api import Measure, Reply, Request, Verdict, hidden_error, rng_for, tensor
 
 from . import data
 

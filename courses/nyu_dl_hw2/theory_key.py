@@ -3,7 +3,7 @@
 The key is for a TA grading PDFs: every answer carries the question id as that term's text
 numbers it, a one-line question, the value (a number, a list, or a formula written 1-based
 as the course writes it), and for tensors their dimension. Every number comes from the
-reference solutions in `reference.theory`, which are tested against torch.autograd; nothing
+reference solutions in `nyu_dl_hw2.reference.theory`, which are tested against torch.autograd; nothing
 here is typed by hand.
 
 The `theory:` block (all sections optional; a term lists the ones its text has)::
@@ -53,17 +53,18 @@ from typing import Any, Callable
 
 import numpy as np
 
-from reference.errors import ReferenceInputError
-from reference.theory.attention_rnn import attention_rnn_forward, attention_rnn_weight_count
-from reference.theory.conv import (
+from grader.api import Answer, KeyConfigError
+from nyu_dl_hw2.reference.errors import ReferenceInputError
+from nyu_dl_hw2.reference.theory.attention_rnn import attention_rnn_forward, attention_rnn_weight_count
+from nyu_dl_hw2.reference.theory.conv import (
     conv1d_grad_weight,
     conv1d_jacobian_input,
     conv1d_jacobian_weight,
     cross_correlate1d,
 )
-from reference.theory.layout import LAYOUTS, jacobian_blocks
-from reference.theory.shapes import conv2d_output_shape
-from reference.theory.untrained import untrained_accuracy, untrained_loss
+from nyu_dl_hw2.reference.theory.layout import LAYOUTS, jacobian_blocks
+from nyu_dl_hw2.reference.theory.shapes import conv2d_output_shape
+from nyu_dl_hw2.reference.theory.untrained import untrained_accuracy, untrained_loss
 
 # slot -> (section of the theory block, default id = Spring 2025's numbering); in question order
 SLOTS: dict[str, tuple[str, str]] = {
@@ -93,53 +94,6 @@ SECTIONS = ("conv2d", "conv1d", "gated_rnn", "attention_rnn", "loss_curves")
 TOP_KEYS = ("layout",) + SECTIONS + ("ids", "points")
 CONV2D_KEYS = ("input", "kernel", "stride", "padding", "dilation", "general_kernel")
 CONV1D_KEYS = ("channels", "length", "kernel", "stride", "padding", "dilation", "filters")
-
-
-class KeyConfigError(ValueError):
-    """A bad value in a `theory:` block. `key` is the dotted path inside the block."""
-
-    def __init__(self, key: str, problem: str, fix: str = ""):
-        text = f"{key or 'theory'}: {problem}"
-        if fix:
-            text += f" ({fix})"
-        super().__init__(text)
-        self.key = key
-        self.problem = problem
-        self.fix = fix
-
-
-@dataclass(frozen=True)
-class Answer:
-    """One question's worked answer.
-
-    `value` is JSON-able: a number, a list of numbers, or a formula string (1-based indices,
-    as the course writes them). `shape` is the full shape of the tensor the question asks
-    about (None for symbolic sizes); for a Jacobian `blocks` splits it into its two groups
-    of axes, in the order the term's layout writes them, e.g. ((1, 5), (1, 7, 3)).
-    `dimension` is how the course writes the space ("R^{1 x 5}", "R^{m x m}"). `slot` is
-    the term-independent name of the question (a key of SLOTS).
-    """
-
-    id: str
-    question: str
-    value: Any
-    shape: tuple[int, ...] | None = None
-    blocks: tuple[tuple[int, ...], ...] | None = None
-    dimension: str = ""
-    notes: str = ""
-    slot: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "slot": self.slot,
-            "question": self.question,
-            "value": self.value,
-            "shape": list(self.shape) if self.shape is not None else None,
-            "blocks": [list(b) for b in self.blocks] if self.blocks is not None else None,
-            "dimension": self.dimension,
-            "notes": self.notes,
-        }
 
 
 # --------------------------------------------------------------------------- validation
@@ -676,7 +630,7 @@ def theory_items(theory: Mapping[str, Any]):
     """The key as the theory checker reads it: one `grader.theory.ItemSpec` per question,
     saying what kind of answer it expects (dims, a tensor shape, a formula, numbers, prose)
     and its points (the block's `points:`). Raises KeyConfigError like `answer_key`."""
-    from grader.theory.spec import Alternative, ItemSpec
+    from grader.api import Alternative, ItemSpec
 
     answers = answer_key(theory)
     points = _points_block(theory, [a.id for a in answers])

@@ -1,6 +1,6 @@
 """Reference solutions the grader compares student work against.
 
-`reference.theory` holds the worked answers of the written (theory) part as plain numpy
+`nyu_dl_hw2.reference.theory` holds the worked answers of the written (theory) part as plain numpy
 functions; other sub-packages hold the reference notebooks. Nothing here imports the grader:
 the grader imports these.
 """

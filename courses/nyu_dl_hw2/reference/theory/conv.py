@@ -10,7 +10,7 @@ which is torch.nn.functional.conv1d without bias. In the course's 1-based notati
 f[g, i] = sum_{c=1}^{C} sum_{k=1}^{K} W[g, c, k] x[c, S(i-1) + D(k-1) + 1 - P].
 
 `convolve1d` is the textbook convolution (flipped kernel); the grader uses it to recognise
-a student who flipped the kernel in 1.1(c)(i). Jacobians follow `reference.theory.layout`;
+a student who flipped the kernel in 1.1(c)(i). Jacobians follow `nyu_dl_hw2.reference.theory.layout`;
 `conv1d_grad_weight` / `conv1d_grad_input` return arrays shaped like W / x.
 """
 

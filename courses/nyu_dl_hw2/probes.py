@@ -1,7 +1,7 @@
 """HW2 probes: raw facts about the CNN and the mixture of experts.
 
 Like every probe they run student code on inputs the grader sent and report what came
-back; the judging (conventions, tolerances, thresholds) is in reference/hw2/judges.py, in
+back; the judging (conventions, tolerances, thresholds) is in courses/nyu_dl_hw2/reference/hw2/judges.py, in
 the grader's process.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from . import ProbeContext, ProbeError, R, probe, seed_all
+from grader.api import ProbeContext, ProbeError, R, probe, seed_all
 
 _Loss = torch.nn.modules.loss._Loss
 _as_float = float

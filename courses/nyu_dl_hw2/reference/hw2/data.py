@@ -5,7 +5,7 @@ Every generator is a pure function of its arguments: it builds its own
 strings), so the grader can make hidden data in its own process and ship it to the
 sandboxed child as raw arrays. Nothing here imports torch.
 
-The semantics follow the notebooks (see ``reference/hw2/nb_*.py``):
+The semantics follow the notebooks (see ``courses/nyu_dl_hw2/reference/hw2/nb_*.py``):
 
 * echo task: tokens 1..26 are the letters a..z, 0 is the blank; the target is the input
   shifted right by ``delay`` with blanks in front;

@@ -49,7 +49,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from grader.checks.base import Measure, Reply, Request, Verdict, rng_for
+from grader.api import Measure, Reply, Request, Verdict, rng_for
 
 from . import data
 from .metrics import LN4, Spike, spikes, worst_climb
@@ -112,11 +112,14 @@ def _pct(frac: float) -> str:
 
 
 class _Evaluator:
-    """The provided SimpleLSTM (the reference's copy) loaded with each snapshot in turn."""
+    """The provided model class (the reference's copy, from the solution notebook `solution`)
+    loaded with each snapshot in turn; its sizes are read from the state-dict entries `keys`
+    (input-to-hidden LSTM weight, output weight), which differ between terms."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray):
+    def __init__(self, x: np.ndarray, y: np.ndarray, solution: str, class_name: str, keys: tuple[str, str]):
         import torch
 
+        self.solution, self.class_name, self.keys = solution, class_name, keys
         self.torch = torch
         self.x = torch.as_tensor(x, dtype=torch.float32)
         self.target = torch.as_tensor(y.argmax(axis=1))
@@ -125,10 +128,10 @@ class _Evaluator:
     def model(self, state: Mapping[str, np.ndarray]) -> Any:
         from .solutions import load_solution_namespace
 
-        w_ih, w_out = np.asarray(state["lstm.weight_ih_l0"]), np.asarray(state["linear.weight"])
+        w_ih, w_out = np.asarray(state[self.keys[0]]), np.asarray(state[self.keys[1]])
         shape = (int(w_ih.shape[1]), int(w_ih.shape[0] // 4), int(w_out.shape[0]))
         if shape not in self.models:
-            self.models[shape] = load_solution_namespace("seq_classification.ipynb")["SimpleLSTM"](*shape).eval()
+            self.models[shape] = load_solution_namespace(self.solution)[self.class_name](*shape).eval()
         m = self.models[shape]
         m.load_state_dict({k: self.torch.as_tensor(np.asarray(v, dtype=np.float32)) for k, v in state.items()},
                           strict=True)
@@ -171,7 +174,7 @@ class SeqTraining:
         return problems
 
     def requests(self, check: Any, params: Mapping[str, Any], ctx: Any) -> dict[str, Request]:
-        from grader.sandbox_runner import SNAPSHOT
+        from grader.api import SNAPSHOT
 
         out = {"snap": Request(SNAPSHOT, {"class_name": params.get("class", "SimpleLSTM"),
                                           "every": int(params.get("every", 8)),
@@ -217,7 +220,9 @@ class SeqTraining:
                    for label, rg, err in ranges]
         x, y = data.temporal_order(int(params.get("n", 256)), params.get("difficulty", "MODERATE"),
                                    _seed(rng_for(ctx, "seq.curve", public=check.public)))
-        evaluator = _Evaluator(x, y)
+        keys = params.get("state_keys") or {}
+        evaluator = _Evaluator(x, y, str(params.get("solution") or check.notebook), str(params.get("class", "SimpleLSTM")),
+                               (str(keys.get("input", "lstm.weight_ih_l0")), str(keys.get("output", "linear.weight"))))
         runs = []
         for label, group, err in groups:
             chosen = _pick(group)
