@@ -578,6 +578,64 @@ def batch(ctx: click.Context, folder: str, assignment: str | None, timestamps: s
     sys.exit(ExitStatus.OK if result.crashed == 0 else ExitStatus.PROBLEMS)
 
 
+# --------------------------------------------------------------------------- Gradescope
+
+
+@main.command("gradescope")
+@click.argument("assignment_id", metavar="ID")
+@click.argument("out", metavar="OUT.zip", type=click.Path(dir_okay=False))
+@click.option("--references", "gs_references", multiple=True, type=click.Path(file_okay=False), metavar="DIR",
+              help="Private reference folder to ship inside the zip (repeatable; default: the group's --references).")
+@click.option("--starters", "gs_starters", type=click.Path(file_okay=False), metavar="DIR", default=None,
+              help="The course's handout to ship inside the zip (default: the group's --starters, env, or the "
+                   "registry's `starters_dir:`).")
+@click.option("--hidden-visibility", type=click.Choice(["after_published", "after_due_date", "hidden", "visible"]),
+              default="after_published", show_default=True,
+              help="How Gradescope shows the results of checks that are not public.")
+@seed_option
+@click.pass_context
+@handles_errors
+def gradescope_cmd(ctx: click.Context, assignment_id: str, out: str, gs_references: tuple[str, ...],
+                   gs_starters: str | None, hidden_visibility: str, seed: int | None) -> None:
+    """Write the Gradescope autograder zip for an assignment (upload it as the autograder).
+
+    The zip holds setup.sh (Python 3.11, a CPU torch, this grader), run_autograder, the
+    registry, the private references and the handout. Each submission's results.json has one
+    test per check and per penalty; the late penalty uses Gradescope's submission time.
+    """
+    from .checks.base import reference_folders, use_reference_folders
+    from .gradescope.package import build_autograder
+    from .grading import seed_from_env
+
+    if gs_references:
+        use_reference_folders(gs_references)
+    references = list(gs_references) or reference_folders()
+    a = _load_assignment(ctx, assignment_id)
+    if gs_starters:
+        ctx.obj["starters"] = gs_starters
+    handout = _handout(ctx, a)  # checked against the provided-code checks now, not on Gradescope
+    built = build_autograder(a, Path(out), references=references, starters=handout.folder if handout else None,
+                             seed=seed_from_env(seed), hidden_visibility=hidden_visibility)
+    click.echo(f"{out}: Gradescope autograder for {a.id} (grader {__version__}), {built.files} files, "
+               f"{built.size:,} bytes")
+    click.echo(f"  references: {', '.join(references) or '-'}; handout: {handout.folder if handout else '-'}; "
+               f"hidden checks: {hidden_visibility}")
+
+
+@main.command("gradescope-run")
+def gradescope_run_cmd() -> None:
+    """Grade Gradescope's /autograder/submission/ into results/results.json (run by run_autograder).
+
+    The root is HW2_GRADER_GRADESCOPE_ROOT (default /autograder). A valid results.json is
+    always written; exit status 3 when the grader itself failed.
+    """
+    from .gradescope.run import run_autograder
+
+    path, ok = run_autograder()
+    click.echo(f"results written to {path}")
+    sys.exit(ExitStatus.OK if ok else ExitStatus.INTERNAL)
+
+
 # --------------------------------------------------------------------------- course files
 
 
