@@ -507,13 +507,16 @@ def check(ctx: click.Context, submission: str, assignment: str | None, submitted
                    "Final score = automatic + manual - penalties. Checked whole before anything is graded.")
 @click.option("--lms-item", default=None, metavar="NAME",
               help="Grade item name in brightspace.csv and lms.csv (default: the assignment id).")
+@click.option("--cluster", metavar="ADDRESS", default=None, envvar="HW2_GRADER_CLUSTER",
+              help="Grade on a Dask cluster: the scheduler's address, e.g. tcp://host:8786 (env HW2_GRADER_CLUSTER; "
+                   "needs pip install '.[cluster]'). --workers is then ignored: the cluster's workers grade.")
 @seed_option
 @json_option
 @click.pass_context
 @handles_errors
 def batch(ctx: click.Context, folder: str, assignment: str | None, timestamps: str | None, extensions: str | None,
           workers: int, out_dir: str, force: bool, only: str | None, manual_csv: str | None, lms_item: str | None,
-          seed: int | None, as_json: bool) -> None:
+          cluster: str | None, seed: int | None, as_json: bool) -> None:
     """Grade every zip in FOLDER into a gradebook (CSV, JSON, feedback, Gradescope results).
 
     One broken or hostile submission never stops the batch. A re-run skips submissions
@@ -539,7 +542,7 @@ def batch(ctx: click.Context, folder: str, assignment: str | None, timestamps: s
 
         manual_scores = read_manual_csv(Path(manual_csv), a.manual, [i.guessed_student for i in items])
     out = Path(out_dir)
-    bopts = BatchOptions(workers=workers, force=force, only=only, grade_options=options)
+    bopts = BatchOptions(workers=workers, force=force, only=only, grade_options=options, cluster=cluster)
     failures = 0
     con = _console(stderr=True)
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
