@@ -72,7 +72,7 @@ status=$?
 if [ ! -s "$ROOT/results/results.json" ]; then
   # The grader could not even start: still leave a valid results file that says so.
   mkdir -p "$ROOT/results"
-  printf '{"score": 0.0, "output": "The autograder could not run (exit status %s). Your submission was received; the course staff will grade it.", "tests": []}\\n' "$status" > "$ROOT/results/results.json"
+  printf '{"score": 0.0, "execution_time": %d, "visibility": "visible", "stdout_visibility": "hidden", "tests": [], "output": "The autograder could not run (exit status %s). Your submission was received; the course staff will grade it."}\\n' "$SECONDS" "$status" > "$ROOT/results/results.json"
 fi
 exit 0
 """
