@@ -32,6 +32,7 @@ from . import __version__
 from .errors import UsageError
 
 PLUGIN_NAME = "hw2-grader"
+CONNECT_TIMEOUT = "20s"  # how long to wait for the scheduler before a usage error
 TASK_RETRIES = 1  # an exception inside a task (not a lost worker: the scheduler handles those)
 _STATE: dict[str, Any] = {}
 _LOCK = threading.Lock()
@@ -126,7 +127,7 @@ def _client(address: str) -> Any:
     except ImportError:
         raise UsageError("--cluster needs Dask: pip install -e '.[cluster]'") from None
     try:
-        return Client(address, timeout="20s")
+        return Client(address, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError, ValueError) as exc:
         raise UsageError(f"--cluster {address}: no Dask scheduler answered ({type(exc).__name__}: {exc})") from None
 
