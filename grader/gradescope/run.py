@@ -85,7 +85,10 @@ def grade_folder(root: Path) -> tuple[Any, dict[str, Any], list[str]]:
                       seed=int(config.get("seed", Options.seed)), starters=starters)
     with tempfile.TemporaryDirectory(prefix="hw2-gradescope-") as tmp:
         zip_path = pack_submission(root / "submission", Path(tmp) / f"{stem}.zip")
-        with open_runner(hidden=(str(source),)) as runner:  # the seed, references and key stay out of reach
+        # The whole root is hidden from student code (the Python installation under it is bound
+        # back read-only by the sandbox): the seed and references in source/, and the metadata,
+        # whose previous_submissions hold earlier results, hidden checks included.
+        with open_runner(hidden=(str(root),)) as runner:
             g = grade(zip_path, assignment, options, runner)
     if meta.student is None:
         g = dataclasses.replace(g, student=None)

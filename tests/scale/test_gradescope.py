@@ -20,7 +20,7 @@ from grader.gradescope import VISIBILITIES
 from grader.gradescope.metadata import read_metadata
 from grader.gradescope.run import pack_submission
 
-from .conftest import MINI, PRIVATE, RIGHT, WRONG_DOUBLE, work_notebook
+from .conftest import MINI, PRIVATE, RIGHT, work_notebook
 
 # Gradescope's documented results.json fields (https://gradescope-autograders.readthedocs.io/en/latest/specs/)
 TOP_KEYS = {"score", "execution_time", "output", "output_format", "test_output_format", "test_name_format",
@@ -162,11 +162,18 @@ def test_submission_folder_is_packed_deterministically(tmp_path):
 
 
 def test_run_autograder_grades_with_late_penalty_and_hidden_checks(autograder_zip, tmp_path):
-    root = lay_out(tmp_path, autograder_zip, {"work.ipynb": work_notebook(WRONG_DOUBLE)},
+    # `double` is right only if student code can read the metadata (earlier results) or the seed:
+    # the root is hidden from it, so it fails.
+    peeking = RIGHT[:1] + [f"""def double(x):
+    open({str(tmp_path / 'submission_metadata.json')!r}).read()
+    open({str(tmp_path / 'source' / 'hw2-grader.json')!r}).read()
+    return np.asarray(x) * 2"""] + RIGHT[2:]
+    root = lay_out(tmp_path, autograder_zip, {"work.ipynb": work_notebook(peeking)},
                    metadata("2025-02-26T10:00:00.000000-05:00"))
     data = run_autograder(root)
     tests = {t["name"]: t for t in data["tests"]}
     assert tests["work.ipynb: work.double"]["status"] == "failed" and tests["work.ipynb: work.double"]["score"] == 0
+    assert "FileNotFoundError" in tests["work.ipynb: work.double"]["output"]
     assert tests["work.ipynb: work.double"]["visibility"] == "visible"  # public
     assert tests["work.ipynb: work.square"] == {**tests["work.ipynb: work.square"], "status": "passed", "score": 6.0,
                                                  "visibility": "after_published"}  # hidden until published
