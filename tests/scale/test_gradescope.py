@@ -161,9 +161,27 @@ def test_submission_folder_is_packed_deterministically(tmp_path):
 # ----------------------------------------------------------------------------- run_autograder end to end
 
 
-def test_run_autograder_grades_with_late_penalty_and_hidden_checks(autograder_zip, tmp_path):
+@pytest.fixture
+def open_root():
+    """A root outside the folders the sandbox hides on its own (/tmp, /home, /root, /opt, the
+    project), as /autograder is on Gradescope: only then does hiding the root show."""
+    import shutil
+    import tempfile
+
+    for base in ("/mnt", "/var/lib", "/usr/local"):
+        if os.path.isdir(base) and os.access(base, os.W_OK):
+            root = Path(tempfile.mkdtemp(prefix="hw2-grader-gs-", dir=base))
+            root.chmod(0o755)  # world-readable like Gradescope's /autograder: the hiding, not the mode, protects
+            yield root
+            shutil.rmtree(root, ignore_errors=True)
+            return
+    pytest.skip("no writable folder outside the sandbox's own hidden ones")
+
+
+def test_run_autograder_grades_with_late_penalty_and_hidden_checks(autograder_zip, open_root):
     # `double` is right only if student code can read the metadata (earlier results) or the seed:
     # the root is hidden from it, so it fails.
+    tmp_path = open_root
     peeking = RIGHT[:1] + [f"""def double(x):
     open({str(tmp_path / 'submission_metadata.json')!r}).read()
     open({str(tmp_path / 'source' / 'hw2-grader.json')!r}).read()
