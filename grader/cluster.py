@@ -29,13 +29,20 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from . import __version__
-from .errors import UsageError
+from .errors import GraderError, UsageError
 
 PLUGIN_NAME = "hw2-grader"
 CONNECT_TIMEOUT = "20s"  # how long to wait for the scheduler before a usage error
 TASK_RETRIES = 1  # an exception inside a task (not a lost worker: the scheduler handles those)
 _STATE: dict[str, Any] = {}
 _LOCK = threading.Lock()
+
+
+class ClusterError(GraderError):
+    """The cluster's workers cannot grade (another grader version, a registry that differs, a
+    sandbox that will not start there): one line, exit status 3."""
+
+    exit_code = 3
 
 
 def _folder_files(folder: Path) -> dict[str, bytes]:
@@ -146,7 +153,15 @@ def run_on_cluster(address: str, todo: list, assignment: Any, options: Any,
     try:
         plugin = GraderPlugin(course_payload(assignment.source, reference_folders()), options, __version__,
                               assignment.registry_hash)
-        client.register_plugin(plugin, name=PLUGIN_NAME)
+        try:
+            answers = client.register_plugin(plugin, name=PLUGIN_NAME)
+        except Exception as exc:  # noqa: BLE001 - a worker's setup raised: say which and why
+            raise ClusterError(f"--cluster {address}: the workers could not be set up: "
+                               f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+        for worker, answer in (answers or {}).items():
+            if isinstance(answer, dict) and answer.get("status") == "error":
+                raise ClusterError(f"--cluster {address}: worker {worker} could not be set up: "
+                                   f"{answer.get('exception_text') or answer.get('exception')}")
         futures = {}
         batch = uuid.uuid4().hex[:8]  # keys unique per batch and per item, even for two copies of one zip
         for i, item in enumerate(todo):

@@ -109,3 +109,14 @@ def test_an_unreachable_scheduler_is_a_usage_error(mini, submissions, tmp_path, 
                                   "--out", str(tmp_path / "o"), "--cluster", "tcp://127.0.0.1:9"])
     assert r.exit_code == 2
     assert "--cluster tcp://127.0.0.1:9: no Dask scheduler answered" in r.output
+
+
+def test_workers_with_another_grader_version_are_refused_in_one_line(local_cluster, submissions, tmp_path,
+                                                                      monkeypatch):
+    monkeypatch.setattr(cluster, "__version__", "0.0.0-elsewhere")  # the parent's version, as the plugin carries it
+    r = CliRunner().invoke(main, ["--references", str(PRIVATE), "batch", str(submissions), "-a", str(MINI),
+                                  "--out", str(tmp_path / "o"), "--cluster", local_cluster.scheduler_address])
+    assert r.exit_code == 3, r.output
+    assert "the workers could not be set up" in r.output or "could not be set up" in r.output
+    assert "install the same grader on every worker" in r.output
+    assert not (tmp_path / "o" / "grades.csv").exists()

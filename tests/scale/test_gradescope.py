@@ -48,10 +48,16 @@ def assert_results_schema(data: dict) -> None:
         assert t["visibility"] in VISIBILITIES
 
 
+def handout(folder: Path) -> Path:
+    (folder / "work.ipynb").write_bytes(work_notebook(["import numpy as np", "def double(x):\n    pass  # TODO"]))
+    return folder
+
+
 @pytest.fixture(scope="module")
 def autograder_zip(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("gs") / "autograder.zip"
-    r = CliRunner().invoke(main, ["gradescope", str(MINI), str(out), "--references", str(PRIVATE), "--seed", "7"])
+    r = CliRunner().invoke(main, ["gradescope", str(MINI), str(out), "--references", str(PRIVATE), "--seed", "7",
+                                  "--starters", str(handout(tmp_path_factory.mktemp("handout")))])
     assert r.exit_code == 0, r.output
     return out
 
@@ -100,15 +106,18 @@ def test_autograder_zip_holds_what_gradescope_runs(autograder_zip, tmp_path):
         setup = zf.read("setup.sh").decode()
         config = json.loads(zf.read("hw2-grader.json"))
     assert {"setup.sh", "run_autograder", "hw2-grader.json", "registry/mini.yaml", "references/0/scale_ref.py",
-            "grader-src/pyproject.toml", "grader-src/README.md", "grader-src/grader/cli.py"} <= names
+            "grader-src/pyproject.toml", "grader-src/README.md", "grader-src/grader/cli.py",
+            "starters/work.ipynb"} <= names
     assert modes["setup.sh"] == modes["run_autograder"] == 0o755
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
     assert "download.pytorch.org/whl/cpu" in setup and '"torch==2.13.0"' in setup and "pip install ./grader-src" in setup
     assert config == {"assignment": "scale-mini", "assignment_file": "registry/mini.yaml", "references": ["references/0"],
-                      "starters": None, "seed": 7, "hidden_visibility": "after_published",
+                      "starters": "starters", "seed": 7, "hidden_visibility": "after_published",
                       "stdout_visibility": "hidden", "registry_hash": config["registry_hash"]}
     again = tmp_path / "again.zip"
-    r = CliRunner().invoke(main, ["gradescope", str(MINI), str(again), "--references", str(PRIVATE), "--seed", "7"])
+    (tmp_path / "h").mkdir()
+    r = CliRunner().invoke(main, ["gradescope", str(MINI), str(again), "--references", str(PRIVATE), "--seed", "7",
+                                  "--starters", str(handout(tmp_path / "h"))])
     assert r.exit_code == 0, r.output
     assert again.read_bytes() == autograder_zip.read_bytes()  # deterministic
 
