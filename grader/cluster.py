@@ -45,18 +45,13 @@ class ClusterError(GraderError):
     exit_code = 3
 
 
-def _folder_files(folder: Path) -> dict[str, bytes]:
-    skip = {"__pycache__", ".git", ".venv"}
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and not p.is_symlink() and not skip & set(p.relative_to(folder).parts)}
-
-
 def course_payload(assignment_source: str, references: list[str]) -> dict[str, Any]:
     """What a worker needs besides the installed grader: the YAML folder and reference folders, as bytes."""
-    source = Path(assignment_source)
-    registry = {p.name: p.read_bytes() for p in sorted(source.parent.glob("*.y*ml"))}
-    return {"assignment_file": source.name, "registry": registry,
-            "references": [_folder_files(Path(r)) for r in references]}
+    from .shipping import folder_files, registry_files
+
+    return {"assignment_file": Path(assignment_source).name,
+            "registry": {name: p.read_bytes() for name, p in registry_files(assignment_source).items()},
+            "references": [{rel: p.read_bytes() for rel, p in folder_files(Path(r)).items()} for r in references]}
 
 
 def _write(folder: Path, files: Mapping[str, bytes]) -> None:

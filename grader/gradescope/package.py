@@ -29,11 +29,10 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..registry import Assignment
+from ..shipping import SKIP_PARTS, folder_files, registry_files
 from . import CONFIG_NAME, VISIBILITIES
 
 DATE_TIME = (2020, 1, 1, 0, 0, 0)
-SKIP_PARTS = {"__pycache__", ".git", ".venv", ".pytest_cache", ".mypy_cache", "build", "dist"}
-SKIP_SUFFIXES = (".pyc", ".pyo", ".egg-info")
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image (Ubuntu).
@@ -105,15 +104,6 @@ def _torch_pin(pyproject: dict) -> str:
     raise UsageError("gradescope: pyproject.toml pins no `torch==VERSION`")
 
 
-def _keep(path: Path, base: Path) -> bool:
-    rel = path.relative_to(base).parts
-    return not any(p in SKIP_PARTS or p.endswith(SKIP_SUFFIXES) for p in rel) and not path.name.endswith(SKIP_SUFFIXES)
-
-
-def _tree(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink() and _keep(p, folder))
-
-
 def source_files(root: Path) -> tuple[dict[str, Path], str]:
     """grader-src/ entries (zip name -> file) and the pinned torch version: pyproject.toml,
     the readme it names, and every top-level package its `packages.find.include` selects."""
@@ -126,8 +116,8 @@ def source_files(root: Path) -> tuple[dict[str, Path], str]:
     for top in sorted(p for p in root.iterdir() if p.is_dir() and (p / "__init__.py").is_file()):
         if top.name in SKIP_PARTS or not any(fnmatch.fnmatch(top.name, pat) for pat in include):
             continue
-        for f in _tree(top):
-            entries[f"grader-src/{f.relative_to(root).as_posix()}"] = f
+        for rel, f in folder_files(top).items():
+            entries[f"grader-src/{top.name}/{rel}"] = f
     return entries, _torch_pin(pyproject)
 
 
@@ -143,22 +133,22 @@ def build_autograder(assignment: Assignment, out: Path, *, references: list[str]
     entries, torch_version = source_files(project_root())
 
     registry_file = Path(assignment.source).resolve()
-    for y in sorted(registry_file.parent.glob("*.y*ml")):
-        entries[f"registry/{y.name}"] = y
+    for name, y in registry_files(registry_file).items():
+        entries[f"registry/{name}"] = y
     ref_names = []
     for i, folder in enumerate(references):
         path = Path(folder)
         if not path.is_dir():
             raise UsageError(f"--references {folder}: no such folder")
         ref_names.append(f"references/{i}")
-        for f in _tree(path):
-            entries[f"references/{i}/{f.relative_to(path).as_posix()}"] = f
+        for rel, f in folder_files(path).items():
+            entries[f"references/{i}/{rel}"] = f
     if starters:
         path = Path(starters)
         if not path.is_dir():
             raise UsageError(f"--starters {starters}: no such folder")
-        for f in _tree(path):
-            entries[f"starters/{f.relative_to(path).as_posix()}"] = f
+        for rel, f in folder_files(path).items():
+            entries[f"starters/{rel}"] = f
 
     config = {
         "assignment": assignment.id,
