@@ -8,6 +8,8 @@ and the outputs (`grader.batch`). Only the grading of one zip travels, as a task
   reference folders) into a private temp folder, loads the assignment, checks that the
   worker runs the same grader version and registry as the parent, and starts one warm
   sandbox server; its `teardown` closes the server. Nothing depends on a shared disk.
+- The plugin also carries the parent's numeric settings (kernel variables, torch threads; see
+  `grader.numerics`), set in the worker before its sandbox starts: the cache key holds them.
 - A task carries one zip's bytes and name and returns the Grade as JSON; the worker's sandbox
   grades it exactly as the local pool does. One worker process grades one zip at a time (a
   lock), whatever its thread count.
@@ -21,6 +23,7 @@ Dask is optional (`pip install -e '.[cluster]'`); without it `--cluster` is a us
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
@@ -46,12 +49,27 @@ class ClusterError(GraderError):
 
 
 def course_payload(assignment_source: str, references: list[str]) -> dict[str, Any]:
-    """What a worker needs besides the installed grader: the YAML folder and reference folders, as bytes."""
+    """What a worker needs besides the installed grader: the YAML folder and reference folders, as
+    bytes, and the parent's numeric settings (kernel variables, torch threads), which the batch's
+    cache key holds: every worker grades under them, whatever its own environment says."""
+    from .numerics import ENV_TORCH_THREADS, from_environ
     from .shipping import folder_files, registry_files
 
+    settings = from_environ()
     return {"assignment_file": Path(assignment_source).name,
             "registry": {name: p.read_bytes() for name, p in registry_files(assignment_source).items()},
-            "references": [{rel: p.read_bytes() for rel, p in folder_files(Path(r)).items()} for r in references]}
+            "references": [{rel: p.read_bytes() for rel, p in folder_files(Path(r)).items()} for r in references],
+            "numeric_env": {**settings.env(), ENV_TORCH_THREADS: str(settings.torch_threads)}}
+
+
+def _use_numeric_env(wanted: Mapping[str, str]) -> None:
+    from .numerics import ENV_TORCH_THREADS, KERNEL_VARIABLES
+
+    for name in (*KERNEL_VARIABLES, ENV_TORCH_THREADS):
+        if name in wanted:
+            os.environ[name] = wanted[name]
+        else:
+            os.environ.pop(name, None)
 
 
 def _write(folder: Path, files: Mapping[str, bytes]) -> None:
@@ -86,6 +104,7 @@ class GraderPlugin(_PluginBase):  # type: ignore[misc,valid-type]
         if self.version != __version__:
             raise RuntimeError(f"this worker runs grader {__version__}, the batch was started with {self.version}: "
                                "install the same grader on every worker")
+        _use_numeric_env(self.payload.get("numeric_env", {}))
         tmp = Path(tempfile.mkdtemp(prefix="hw2-grader-worker-"))
         _write(tmp / "registry", self.payload["registry"])
         refs = []

@@ -68,7 +68,9 @@ def test_cluster_batch_gives_the_local_gradebook(local_cluster, submissions, tmp
     assert (again["cached"], again["graded"]) == (4, 0)
 
 
-def test_a_worker_killed_mid_task_loses_nobody_and_doubles_nobody(local_cluster, mini, tmp_path):
+def test_a_worker_killed_mid_task_loses_nobody_and_doubles_nobody(local_cluster, mini, tmp_path, monkeypatch):
+    # the parent's numeric settings travel with the plugin: the workers were started without them
+    monkeypatch.setenv("HW2_GRADER_TORCH_THREADS", "2")
     folder = tmp_path / "in"
     names = ["ee5.zip", "ff6.zip", "gg7.zip", "hh8.zip"]
     for n in names[:3]:
@@ -101,6 +103,7 @@ def test_a_worker_killed_mid_task_loses_nobody_and_doubles_nobody(local_cluster,
     assert sorted(seen) == names  # each submission reported once
     assert [g.zip_name for g in result.grades] == names and result.crashed == 0
     assert all(g.verdict == "graded" and g.score == 10.0 for g in result.grades)
+    assert all(dict(g.provenance)["torch_threads"] == 2 for g in result.grades)
 
 
 def test_an_unreachable_scheduler_is_a_usage_error(mini, submissions, tmp_path, monkeypatch):
