@@ -24,6 +24,11 @@ from grader.grading import Options  # noqa: E402
 from .conftest import MINI, PRIVATE, RIGHT, SLOW, WRONG_DOUBLE, make_zip  # noqa: E402
 
 
+def _executing(dask_worker) -> tuple[int, list[str]]:
+    """On a worker: its pid and the keys of the tasks it is running right now (not just queued)."""
+    return os.getpid(), [str(t.key) for t in dask_worker.state.executing]
+
+
 @pytest.fixture(scope="module")
 def local_cluster():
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
@@ -84,10 +89,9 @@ def test_a_worker_killed_mid_task_loses_nobody_and_doubles_nobody(local_cluster,
         with distributed.Client(local_cluster.scheduler_address, timeout="20s") as c:
             deadline = time.monotonic() + 240
             while time.monotonic() < deadline and not killed:
-                for addr, keys in c.processing().items():
-                    if any(slow_key in str(k) for k in keys):
+                for addr, (pid, running) in c.run(_executing).items():
+                    if any(slow_key in k for k in running):
                         time.sleep(1.0)  # inside the notebook's sleep(3): mid-task
-                        pid = c.run(os.getpid, workers=[addr])[addr]
                         os.kill(pid, signal.SIGKILL)
                         killed.append(pid)
                         return
