@@ -623,6 +623,8 @@ def gradescope_cmd(ctx: click.Context, assignment_id: str, out: str, gs_referenc
                f"{built.size:,} bytes")
     click.echo(f"  references: {', '.join(references) or '-'}; handout: {handout.folder if handout else '-'}; "
                f"hidden checks: {hidden_visibility}")
+    if seed is None and not os.environ.get("HW2_GRADER_SEED"):
+        click.echo("  seed: the public default; pass --seed (or HW2_GRADER_SEED) so that hidden cases stay secret")
 
 
 @main.command("gradescope-run")
