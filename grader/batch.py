@@ -6,6 +6,11 @@ the submission it was grading with it: that student gets an `error` verdict and 
 is rebuilt for the rest. A re-run skips every submission whose zip bytes, registry,
 grader version, grading code (the grader's and the course's: `codehash`), seed and
 lateness inputs are unchanged, unless forced.
+
+Where the grading runs is a choice of executor (`BatchOptions.cluster`): this machine
+(one process, or a pool of `workers`) or a Dask cluster (`grader.cluster`). Every executor
+hands each finished Grade to the same `finish`, in this process, which writes the cache and
+calls the progress callback: the gradebook never depends on where a zip was graded.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ class BatchOptions:
     force: bool = False
     only: str | None = None
     grade_options: Options = field(default_factory=Options)
+    cluster: str | None = None  # a Dask scheduler address (tcp://host:8786): grade there, not here
 
 
 def discover(folder: Path) -> list[Path]:
@@ -175,7 +181,16 @@ def run_batch(items: list[BatchItem], assignment: Assignment, out_dir: Path, opt
             todo.append(item)
 
     crashed = 0
-    if todo and (options.workers <= 1 or runner_factory is not None):
+
+    def finish(item: BatchItem, g: Grade) -> None:
+        _finish(item, g, grades, out_dir, on_done)
+
+    if todo and options.cluster:
+        from .cluster import run_on_cluster
+
+        crashed = run_on_cluster(options.cluster, todo, assignment, options.grade_options, finish,
+                                 lambda item, reason: crashed_grade(item, assignment, reason))
+    elif todo and (options.workers <= 1 or runner_factory is not None):
         from .sandbox_runner import open_runner
 
         with (runner_factory or open_runner)() as runner:
@@ -185,9 +200,9 @@ def run_batch(items: list[BatchItem], assignment: Assignment, out_dir: Path, opt
                 except Exception as exc:  # noqa: BLE001 - one submission never stops the batch
                     crashed += 1
                     g = crashed_grade(item, assignment, f"grader failure: {type(exc).__name__}: {exc}")
-                _finish(item, g, grades, out_dir, on_done)
+                finish(item, g)
     elif todo:
-        crashed = _run_pool(todo, assignment, out_dir, options, grades, on_done)
+        crashed = _run_pool(todo, assignment, options, finish)
 
     ordered = tuple(grades[i.zip_path] for i in items if i.zip_path in grades)
     return BatchResult(grades=ordered, cached=cached, graded=len(todo), crashed=crashed)
@@ -207,8 +222,8 @@ def _initargs(assignment: Assignment, options: BatchOptions) -> tuple[Any, ...]:
     return (assignment.source, options.grade_options, reference_folders())
 
 
-def _run_pool(todo: list[BatchItem], assignment: Assignment, out_dir: Path, options: BatchOptions,
-              grades: dict[Path, Grade], on_done: Progress | None) -> int:
+def _run_pool(todo: list[BatchItem], assignment: Assignment, options: BatchOptions,
+              finish: Callable[[BatchItem, Grade], None]) -> int:
     ctx = multiprocessing.get_context("spawn")  # never fork a parent that has torch's thread pools
     pending = list(todo)
     crashed = 0
@@ -231,7 +246,7 @@ def _run_pool(todo: list[BatchItem], assignment: Assignment, out_dir: Path, opti
                     except Exception as exc:  # noqa: BLE001
                         crashed += 1
                         g = crashed_grade(item, assignment, f"grader failure: {type(exc).__name__}: {exc}")
-                    _finish(item, g, grades, out_dir, on_done)
+                    finish(item, g)
                 if broken:
                     pending += list(futures.values())
                     futures.clear()
@@ -245,7 +260,7 @@ def _run_pool(todo: list[BatchItem], assignment: Assignment, out_dir: Path, opti
             except Exception as exc:  # noqa: BLE001
                 crashed += 1
                 g = crashed_grade(culprit, assignment, f"the grading worker died ({type(exc).__name__})")
-            _finish(culprit, g, grades, out_dir, on_done)
+            finish(culprit, g)
     return crashed
 
 

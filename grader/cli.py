@@ -522,13 +522,16 @@ def check(ctx: click.Context, submission: str, assignment: str | None, submitted
                    "Final score = automatic + manual - penalties. Checked whole before anything is graded.")
 @click.option("--lms-item", default=None, metavar="NAME",
               help="Grade item name in brightspace.csv and lms.csv (default: the assignment id).")
+@click.option("--cluster", metavar="ADDRESS", default=None, envvar="HW2_GRADER_CLUSTER",
+              help="Grade on a Dask cluster: the scheduler's address, e.g. tcp://host:8786 (env HW2_GRADER_CLUSTER; "
+                   "needs pip install '.[cluster]'). --workers is then ignored: the cluster's workers grade.")
 @seed_option
 @json_option
 @click.pass_context
 @handles_errors
 def batch(ctx: click.Context, folder: str, assignment: str | None, timestamps: str | None, extensions: str | None,
           workers: int, out_dir: str, force: bool, only: str | None, manual_csv: str | None, lms_item: str | None,
-          seed: int | None, as_json: bool) -> None:
+          cluster: str | None, seed: int | None, as_json: bool) -> None:
     """Grade every zip in FOLDER into a gradebook (CSV, JSON, feedback, Gradescope results).
 
     One broken or hostile submission never stops the batch. A re-run skips submissions
@@ -554,7 +557,7 @@ def batch(ctx: click.Context, folder: str, assignment: str | None, timestamps: s
 
         manual_scores = read_manual_csv(Path(manual_csv), a.manual, [i.guessed_student for i in items])
     out = Path(out_dir)
-    bopts = BatchOptions(workers=workers, force=force, only=only, grade_options=options)
+    bopts = BatchOptions(workers=workers, force=force, only=only, grade_options=options, cluster=cluster)
     failures = 0
     con = _console(stderr=True)
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -591,6 +594,66 @@ def batch(ctx: click.Context, folder: str, assignment: str | None, timestamps: s
                    (f", {paths['theory']}" if "theory" in paths else "") +
                    (f", {paths['histogram']}" if "histogram" in paths else ""))
     sys.exit(Report(problems=result.crashed).return_code)
+
+
+# --------------------------------------------------------------------------- Gradescope
+
+
+@main.command("gradescope")
+@click.argument("assignment_id", metavar="ID")
+@click.argument("out", metavar="OUT.zip", type=click.Path(dir_okay=False))
+@click.option("--references", "gs_references", multiple=True, type=click.Path(file_okay=False), metavar="DIR",
+              help="Private reference folder to ship inside the zip (repeatable; default: the group's --references).")
+@click.option("--starters", "gs_starters", type=click.Path(file_okay=False), metavar="DIR", default=None,
+              help="The course's handout to ship inside the zip (default: the group's --starters, env, or the "
+                   "registry's `starters_dir:`).")
+@click.option("--hidden-visibility", type=click.Choice(["after_published", "after_due_date", "hidden", "visible"]),
+              default="after_published", show_default=True,
+              help="How Gradescope shows the results of checks that are not public.")
+@seed_option
+@click.pass_context
+@handles_errors
+def gradescope_cmd(ctx: click.Context, assignment_id: str, out: str, gs_references: tuple[str, ...],
+                   gs_starters: str | None, hidden_visibility: str, seed: int | None) -> None:
+    """Write the Gradescope autograder zip for an assignment (upload it as the autograder).
+
+    The zip holds setup.sh (Python 3.11, a CPU torch, this grader), run_autograder, the
+    registry, the private references and the handout. Each submission's results.json has one
+    test per check and per penalty; the late penalty uses Gradescope's submission time.
+    """
+    from .checks.base import reference_folders, use_reference_folders
+    from .gradescope.package import build_autograder
+    from .grading import seed_from_env
+
+    if gs_references:
+        use_reference_folders(gs_references)
+    references = list(gs_references) or reference_folders()
+    a = _load_assignment(ctx, assignment_id)
+    if gs_starters:
+        ctx.obj["starters"] = gs_starters
+    handout = _handout(ctx, a)  # checked against the provided-code checks now, not on Gradescope
+    built = build_autograder(a, Path(out), references=references, starters=handout.folder if handout else None,
+                             seed=seed_from_env(seed), hidden_visibility=hidden_visibility)
+    click.echo(f"{out}: Gradescope autograder for {a.id} (grader {__version__}), {built.files} files, "
+               f"{built.size:,} bytes")
+    click.echo(f"  references: {', '.join(references) or '-'}; handout: {handout.folder if handout else '-'}; "
+               f"hidden checks: {hidden_visibility}")
+    if seed is None and not os.environ.get("HW2_GRADER_SEED"):
+        click.echo("  seed: the public default; pass --seed (or HW2_GRADER_SEED) so that hidden cases stay secret")
+
+
+@main.command("gradescope-run")
+def gradescope_run_cmd() -> None:
+    """Grade Gradescope's /autograder/submission/ into results/results.json (run by run_autograder).
+
+    The root is HW2_GRADER_GRADESCOPE_ROOT (default /autograder). A valid results.json is
+    always written; exit status 3 when the grader itself failed.
+    """
+    from .gradescope.run import run_autograder
+
+    path, ok = run_autograder()
+    click.echo(f"results written to {path}")
+    sys.exit(ExitStatus.OK if ok else ExitStatus.INTERNAL)
 
 
 # --------------------------------------------------------------------------- course files

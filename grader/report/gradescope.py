@@ -19,7 +19,11 @@ Choices, fixed here so the lead and the TAs know what students see:
 - The top-level `output` (always visible) holds the verdict, problems with their fixes,
   penalties and what will be graded by hand, but no check results, which would otherwise
   leak the hidden checks before publication.
-- No execution time and nothing from the clock: the same Grade gives the same file.
+- No execution time and nothing from the clock: the same Grade gives the same file, unless
+  the caller passes `execution_time` (the Gradescope autograder does; batch outputs do not).
+- `hidden_visibility` chooses how non-public checks show (Gradescope's `visible`, `hidden`,
+  `after_due_date` or `after_published`); `notes` are extra lines for the top-level output.
+  No `leaderboard` key is written: the leaderboard stays off.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from grader.models import Grade
 
@@ -76,6 +80,9 @@ def gradescope_results(
     *,
     visibility: str = VISIBLE,
     stdout_visibility: str = "hidden",
+    hidden_visibility: str = HIDDEN_UNTIL_PUBLISHED,
+    execution_time: float | None = None,
+    notes: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The results.json content as a dict (floats rounded to 4 decimals)."""
     tests: list[dict[str, Any]] = []
@@ -87,7 +94,7 @@ def gradescope_results(
                 "max_score": finite(c.max_points),
                 "status": "passed" if c.status == "pass" else "failed",
                 "output": f"{c.status}" + (f": {clean(c.message)}" if c.message else ""),
-                "visibility": VISIBLE if c.public else HIDDEN_UNTIL_PUBLISHED,
+                "visibility": VISIBLE if c.public else hidden_visibility,
             }
         )
     for p in grade.penalties:
@@ -101,15 +108,19 @@ def gradescope_results(
                 "visibility": VISIBLE,
             }
         )
-    return normalise(
-        {
-            "score": finite(grade.score),
-            "output": summary_output(grade),
-            "visibility": visibility,
-            "stdout_visibility": stdout_visibility,
-            "tests": tests,
-        }
-    )
+    output = summary_output(grade)
+    if notes:
+        output += "\n" + "\n".join(clean(n) for n in notes)
+    results = {
+        "score": finite(grade.score),
+        "output": output,
+        "visibility": visibility,
+        "stdout_visibility": stdout_visibility,
+        "tests": tests,
+    }
+    if execution_time is not None:
+        results["execution_time"] = max(0, round(execution_time))  # whole seconds, as Gradescope documents
+    return normalise(results)
 
 
 def gradescope_json(grade: Grade, **kwargs: Any) -> str:
