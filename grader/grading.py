@@ -25,7 +25,7 @@ import numpy as np
 
 from . import __version__
 from .checks import KINDS, Context, NotebookFacts, Reply, Request, Verdict, result_from
-from .models import CheckResult, Grade, Penalty, Problem
+from .models import CheckResult, FoundFile, Grade, Penalty, Problem
 from .precheck import Precheck, precheck
 from .registry import Assignment, Check, FileRule, SandboxLimits
 from .rules import execution_penalty, final_score, not_accepted_reason
@@ -195,6 +195,17 @@ def grade_notebook(rule: FileRule, path: Path, scratch: Path, checks: list[Check
     return results, executed_ok, time.monotonic() - started
 
 
+def place_support(rule: FileRule, carried: Iterable[FoundFile], work: Path) -> None:
+    """Put the notebook's support folders (registry `support:`) into its folder: each file
+    the zip carried itself, else the course's copy of it (so a zip with its own `res/` runs
+    its own helpers, and one without runs the course's)."""
+    mine = {f.name: f.path for f in carried if f.path}
+    for name, course_copy in rule.support_files().items():
+        target = work / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(mine.get(name) or course_copy, target)
+
+
 # --------------------------------------------------------------------------- per submission
 
 
@@ -258,6 +269,7 @@ def _grade_after_precheck(pc: Precheck, assignment: Assignment, options: Options
             for other in sub.files:  # the notebook's folder holds this submission's files only
                 if other.path and Path(other.path).is_file():
                     shutil.copy2(other.path, work / other.name)
+            place_support(rule, sub.support, work)
             if on_notebook:
                 on_notebook(rule.name, 1 + [f.name for f in assignment.notebooks].index(rule.name),
                             len(assignment.notebooks))

@@ -50,6 +50,49 @@ class FileRule:
     kind: str  # notebook | pdf | other
     mode: str = "definitions"  # notebooks only: definitions | full
     execution_penalty: bool = False  # a full-mode run that fails costs the execution penalty
+    # Support folders (notebooks only): absolute paths of course folders copied next to the
+    # notebook before it runs, each under its own base name (`.../support/res` -> `res/`).
+    # A zip may carry its own copy (`res/...` at its top level): its files are used and not
+    # counted as extras; the course's copy fills in only what the zip lacks.
+    support: tuple[str, ...] = ()
+
+    def support_files(self) -> dict[str, str]:
+        """Every file of the support folders: name in the notebook's folder -> course copy."""
+        return support_listing(self.support)
+
+
+def support_listing(folders: Iterable[str]) -> dict[str, str]:
+    """`res/plot_lib.py` -> its path, for every file under each folder (caches and hidden
+    files left out), in sorted order."""
+    out: dict[str, str] = {}
+    for folder in folders:
+        root = Path(folder)
+        for path in sorted(root.rglob("*")):
+            rel = path.relative_to(root).parts
+            if path.is_file() and not any(p == "__pycache__" or p.startswith(".") for p in rel):
+                out["/".join((root.name,) + rel)] = str(path)
+    return out
+
+
+class SupportPath(str):
+    """A `support:` folder as written in the YAML (hashed as written), remembering the
+    folder of the YAML file that wrote it: a base's relative path stays relative to the base."""
+
+    base: str = ""
+
+
+def _mark_support(data: Any, folder: Path) -> None:
+    """Tag every `submission.files[*].support` entry of one file's data with its folder."""
+    files = data.get("submission", {}).get("files") if isinstance(data.get("submission"), dict) else None
+    for item in files if isinstance(files, list) else ():
+        if isinstance(item, dict) and isinstance(item.get("support"), list):
+            marked = []
+            for entry in item["support"]:
+                if isinstance(entry, str):
+                    entry = SupportPath(entry)
+                    entry.base = str(folder)
+                marked.append(entry)
+            item["support"] = marked
 
 
 @dataclass(frozen=True)
@@ -305,6 +348,7 @@ def _load_merged(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any
     if not isinstance(data, dict):
         raise RegistryError([RegistryProblem(path.name, "(top level)", "expected a mapping of keys",
                                              "start the file with `id: <assignment-id>`", 1)])
+    _mark_support(data, path.parent)
     parent = data.pop("extends", None)
     if parent is None:
         return data, lines
@@ -501,7 +545,7 @@ def _validate(data: dict[str, Any], file: str, lines: Lines, source: str) -> Ass
         id=ident, title=v.string(data, "title", ()), course=v.string(data, "course", ()),
         term=v.string(data, "term", ()), source=source, max_score=float(max_score), deadline=deadline,
         submission=submission, penalties=penalties, sandbox=sandbox, manual=manual, checks=checks,
-        theory=freeze(theory), registry_hash=_hash(data),
+        theory=freeze(theory), registry_hash=_hash(data, submission),
         solution=solution, starter=starter, starters_dir=starters_dir,
     )
 
@@ -586,7 +630,7 @@ def _submission(v: _Validator, sub: dict[str, Any]) -> SubmissionSpec:
         if isinstance(item, str):
             item = {"name": item}
         item = v.mapping(item, fp)
-        v.keys(item, fp, ("name", "kind", "mode", "execution_penalty"), required=("name",))
+        v.keys(item, fp, ("name", "kind", "mode", "execution_penalty", "support"), required=("name",))
         name = v.string(item, "name", fp)
         if name in names:
             v.add(fp + ("name",), f"`{name}` is listed twice", "remove one")
@@ -597,7 +641,8 @@ def _submission(v: _Validator, sub: dict[str, Any]) -> SubmissionSpec:
         if "mode" in item and kind != "notebook":
             v.add(fp + ("mode",), "only notebooks have a run mode", "remove `mode` or set `kind: notebook`")
         files.append(FileRule(name=name, kind=kind, mode=mode,
-                              execution_penalty=v.boolean(item, "execution_penalty", fp, mode == "full")))
+                              execution_penalty=v.boolean(item, "execution_penalty", fp, mode == "full"),
+                              support=_support(v, item, fp, kind)))
     if not files:
         v.add(path + ("files",), "no required files", "list the files the zip must hold")
 
@@ -614,6 +659,30 @@ def _submission(v: _Validator, sub: dict[str, Any]) -> SubmissionSpec:
                           litter=v.choice(sub, "litter", path, LITTER_POLICIES, "ignore"),
                           litter_patterns=tuple(litter_patterns), limits=limits,
                           wrapping_folder=v.choice(sub, "wrapping_folder", path, ("allow", "naming"), "allow"))
+
+
+def _support(v: _Validator, item: Mapping[str, Any], fp: tuple[Any, ...], kind: str) -> tuple[str, ...]:
+    """`support: [folder, ...]`, each relative to the YAML file that names it."""
+    raw = item.get("support")
+    if raw is None:
+        return ()
+    if kind != "notebook":
+        v.add(fp + ("support",), "only notebooks have support folders", "remove `support` or set `kind: notebook`")
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(x, str) and x for x in raw):
+        v.add(fp + ("support",), "expected a list of folders", "e.g. `support: [../course/support/res]`")
+        return ()
+    out: list[str] = []
+    for i, entry in enumerate(raw):
+        folder = (Path(getattr(entry, "base", "") or ".") / entry).resolve()
+        if not folder.is_dir():
+            v.add(fp + ("support", i), f"no folder `{entry}` (looked for {folder})",
+                  "name a folder relative to the YAML file that lists it")
+        elif folder.name in (f.name for f in map(Path, out)):
+            v.add(fp + ("support", i), f"two support folders named `{folder.name}`", "keep one")
+        else:
+            out.append(str(folder))
+    return tuple(out)
 
 
 def _safe_compile(pattern: str) -> re.Pattern[str] | None:
@@ -703,11 +772,17 @@ def thaw(value: Any) -> Any:
     return value
 
 
-def _hash(data: Mapping[str, Any]) -> str:
+def _hash(data: Mapping[str, Any], submission: SubmissionSpec | None = None) -> str:
+    """The merged data, plus the contents of any support folders (a changed stand-in
+    module changes what a notebook runs, so it must change the cache key)."""
     import json
 
     canonical = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    digest = hashlib.sha256(canonical.encode())
+    for rule in submission.files if submission else ():
+        for name, path in support_listing(rule.support).items():
+            digest.update(f"\0{rule.name}\0{name}\0".encode() + Path(path).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 # --------------------------------------------------------------------------- public API
