@@ -164,6 +164,8 @@ def grade_notebook(rule: FileRule, path: Path, scratch: Path, checks: list[Check
         outcome = runner.run(path, scratch, rule.mode, assignment.sandbox, requests)
         if problems is not None:
             problems.extend(Problem(rule.name, text) for text in outcome.problems)
+        if problems is not None and rule.execution_penalty and outcome.facts.failed_cells:
+            problems.append(_failed_cell_problem(rule.name, outcome.facts.failed_cells, scratch))
         outcome = RunOutcome(outcome.replies, NotebookFacts(
             cell_sources=sources, executed_ok=outcome.facts.executed_ok,
             failed_cells=outcome.facts.failed_cells, notes=outcome.facts.notes), outcome.crashed, outcome.seconds)
@@ -193,6 +195,16 @@ def grade_notebook(rule: FileRule, path: Path, scratch: Path, checks: list[Check
     # `executed_ok` already counts cells that failed, timed out or crashed.
     executed_ok = outcome.facts.executed_ok
     return results, executed_ok, time.monotonic() - started
+
+
+def _failed_cell_problem(name: str, failed: tuple[str, ...], folder: Path) -> Problem:
+    """Why a notebook run in full could not be executed: its first failed cell (the others
+    often only follow from it), with the run's folder shown as `.` (the same zip must give
+    the same report wherever it is graded)."""
+    first = failed[0].replace(str(folder), ".")
+    more = f" (and {len(failed) - 1} more cell{'s' if len(failed) > 2 else ''})" if len(failed) > 1 else ""
+    return Problem(name, f"`{name}` did not run through: {first}{more}",
+                   "run the notebook top to bottom in a fresh kernel before zipping it")
 
 
 def place_support(rule: FileRule, carried: Iterable[FoundFile], work: Path) -> None:
