@@ -26,6 +26,11 @@ Decisions:
 * A non-ASCII name without the UTF-8 flag whose bytes are valid UTF-8 is read as UTF-8
   (macOS and Info-ZIP write such zips); plain ASCII names are fine either way.
 * A nested archive among other files is an extra file (naming penalty) with its own message.
+* Support folders (a notebook rule's `support:`, e.g. the course's `res/` helpers): entries
+  under that folder name (at the top level, or under the wrapping folder) are neither
+  required files nor extras; those named like a file of the course's folder are extracted
+  to `scratch/<that name>` (`Submission.support`) and replace the course's copy when the
+  notebook runs; anything else in the folder is ignored.
 * Required files match exactly at the top level; otherwise by a forgiving rule that costs
   the naming penalty: different case, different separators (`hw2-cnn.ipynb`), a copy
   suffix (`hw2_cnn (1).ipynb`, `hw2_cnn-1.ipynb`, `hw2_cnn copy.ipynb`, `Copy of
@@ -484,7 +489,7 @@ def _split_support(files: list[_Entry], spec: SubmissionSpec) -> tuple[list[_Ent
     known: dict[str, str] = {}
     for rule in spec.files:
         known.update(rule.support_files())
-    folders = {name.split("/", 1)[0] for name in known} | {Path(f).name for r in spec.files for f in r.support}
+    folders = {Path(f).name for rule in spec.files for f in rule.support}
     if not folders:
         return files, []
     rest: list[_Entry] = []
