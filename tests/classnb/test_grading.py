@@ -74,3 +74,9 @@ def test_a_name_the_res_modules_lack_fails_clearly(graded):
     said = " ".join(p.message for p in g.problems) + " ".join(c.message for c in g.checks)
     assert "print_colorbar" in said and "res.plot_lib" in said, said
     assert "Traceback" not in said
+
+
+def test_a_changed_seed_loses_the_provided_point(graded):
+    g, checks = graded(edited(nb_seq_class.solution_notebook(), "torch.manual_seed(1)", "torch.manual_seed(2)"))
+    assert checks["seq.provided"].points == 0 and "torch.manual_seed" in checks["seq.provided"].message
+    assert "seed 2 (course: 1; the assignment says not to change the seed)" in checks["seq.no_spikes"].message
