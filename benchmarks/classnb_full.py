@@ -5,6 +5,7 @@ under seeds 2 and 3), without `res/` in the zip (the grader's stand-in) and, wit
 
     nice -n 10 python benchmarks/classnb_full.py                  # reference and starter
     python benchmarks/classnb_full.py --subjects reference --own-res
+    python benchmarks/classnb_full.py --subjects adamw-clip-value-1   # a fix of reference/hw2/seq_fixes.py
 
 Prints, per subject: points per check, the checks' measured values and the wall time.
 Budget: ~1 min of one free core per subject (three 100-epoch runs).
@@ -30,6 +31,15 @@ from tests.classnb.conftest import make_zip  # noqa: E402
 SUBJECTS = {"reference": nb_seq_class.solution_notebook, "starter": nb_seq_class.starter_notebook}
 
 
+def _procedure(name: str):
+    """A student fix of seq_fixes.PROCEDURES, applied to this notebook's starter (the same
+    training cells as seq_classification.ipynb's)."""
+    from reference.hw2 import seq_fixes
+
+    seq_fixes.starter_notebooks = lambda: {seq_fixes.NAME: nb_seq_class.starter_notebook()}
+    return seq_fixes.PROCEDURES[name].notebook
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--subjects", default="reference,starter")
@@ -40,7 +50,7 @@ def main() -> None:
         if args.own_res else {}
     with open_runner() as runner, tempfile.TemporaryDirectory() as tmp:
         for name in args.subjects.split(","):
-            zip_path = make_zip(Path(tmp) / name, SUBJECTS[name](), extra)
+            zip_path = make_zip(Path(tmp) / name, (SUBJECTS.get(name) or _procedure(name))(), extra)
             t0 = time.monotonic()
             g = grade(zip_path, assignment, Options(submitted_at=assignment.deadline), runner)
             print(f"== {name}{' (own res/)' if extra else ''}: {g.raw_score}/{g.auto_max} in {time.monotonic() - t0:.0f} s"
