@@ -303,13 +303,13 @@ class TheoryKey:
     items_ref: str
 
     def answers(self, theory: Mapping[str, Any]) -> tuple[Any, ...]:
-        from .checks.base import import_ref
+        from .refs import import_ref
 
         return tuple(import_ref(self.answers_ref)(theory))
 
     def items(self, theory: Mapping[str, Any]) -> tuple[Any, ...]:
         if self.items_ref:
-            from .checks.base import import_ref
+            from .refs import import_ref
 
             return tuple(import_ref(self.items_ref)(theory))
         from .theory.spec import ItemSpec  # no items builder: every answer is shown, graded by hand

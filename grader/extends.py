@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RegistryError, RegistryProblem
+from .support import mark_support
 from .yamlines import Lines, read_yaml
 
 _LIST_KEYS = {("submission", "files"): "name", ("checks",): "id", ("manual",): "id"}
@@ -92,6 +93,7 @@ def load_merged(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any]
     if not isinstance(data, dict):
         raise RegistryError([RegistryProblem(path.name, "(top level)", "expected a mapping of keys",
                                              "start the file with `id: <assignment-id>`", 1)])
+    mark_support(data, path.parent)  # support folders are relative to the file that names them
     parent = data.pop("extends", None)
     if parent is None:
         return data, lines

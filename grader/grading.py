@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Mapping, Protocol
 from . import __version__
 from .checks import KINDS, Context, NotebookFacts, Reply, Request, Verdict, result_from
 from .hashing import digest
-from .models import CheckResult, Grade, Penalty, Problem
+from .models import CheckResult, FoundFile, Grade, Penalty, Problem
 from .precheck import Precheck, precheck
 from .registry import Assignment, Check, FileRule, SandboxLimits
 from .rules import execution_penalty, final_score, not_accepted_reason
@@ -144,6 +144,8 @@ def grade_notebook(rule: FileRule, path: Path, scratch: Path, checks: list[Check
         outcome = runner.run(path, scratch, rule.mode, assignment.sandbox, requests)
         if problems is not None:
             problems.extend(Problem(rule.name, text) for text in outcome.problems)
+        if problems is not None and rule.execution_penalty and outcome.facts.failed_cells:
+            problems.append(_failed_cell_problem(rule.name, outcome.facts.failed_cells, scratch))
         outcome = RunOutcome(outcome.replies, NotebookFacts(
             cell_sources=sources, executed_ok=outcome.facts.executed_ok,
             failed_cells=outcome.facts.failed_cells, notes=outcome.facts.notes), outcome.crashed, outcome.seconds)
@@ -173,6 +175,27 @@ def grade_notebook(rule: FileRule, path: Path, scratch: Path, checks: list[Check
     # `executed_ok` already counts cells that failed, timed out or crashed.
     executed_ok = outcome.facts.executed_ok
     return results, executed_ok, time.monotonic() - started
+
+
+def _failed_cell_problem(name: str, failed: tuple[str, ...], folder: Path) -> Problem:
+    """Why a notebook run in full could not be executed: its first failed cell (the others
+    often only follow from it), with the run's folder shown as `.` (the same zip must give
+    the same report wherever it is graded)."""
+    first = failed[0].replace(str(folder), ".")
+    more = f" (and {len(failed) - 1} more cell{'s' if len(failed) > 2 else ''})" if len(failed) > 1 else ""
+    return Problem(name, f"`{name}` did not run through: {first}{more}",
+                   "run the notebook top to bottom in a fresh kernel before zipping it")
+
+
+def place_support(rule: FileRule, carried: Iterable[FoundFile], work: Path) -> None:
+    """Put the notebook's support folders (registry `support:`) into its folder: each file
+    the zip carried itself, else the course's copy of it (so a zip with its own `res/` runs
+    its own helpers, and one without runs the course's)."""
+    mine = {f.name: f.path for f in carried if f.path}
+    for name, course_copy in rule.support_files().items():
+        target = work / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(mine.get(name) or course_copy, target)
 
 
 # --------------------------------------------------------------------------- per submission
@@ -238,6 +261,7 @@ def _grade_after_precheck(pc: Precheck, assignment: Assignment, options: Options
             for other in sub.files:  # the notebook's folder holds this submission's files only
                 if other.path and Path(other.path).is_file():
                     shutil.copy2(other.path, work / other.name)
+            place_support(rule, sub.support, work)
             if on_notebook:
                 on_notebook(rule.name, 1 + [f.name for f in assignment.notebooks].index(rule.name),
                             len(assignment.notebooks))

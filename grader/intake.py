@@ -26,6 +26,11 @@ Decisions:
 * A non-ASCII name without the UTF-8 flag whose bytes are valid UTF-8 is read as UTF-8
   (macOS and Info-ZIP write such zips); plain ASCII names are fine either way.
 * A nested archive among other files is an extra file (naming penalty) with its own message.
+* Support folders (a notebook rule's `support:`, e.g. the course's `res/` helpers): entries
+  under that folder name (at the top level, or under the wrapping folder) are neither
+  required files nor extras; those named like a file of the course's folder are extracted
+  to `scratch/<that name>` (`Submission.support`) and replace the course's copy when the
+  notebook runs; anything else in the folder is ignored.
 * Required files match exactly at the top level; otherwise by a forgiving rule that costs
   the naming penalty: different case, different separators (`lab-cnn.ipynb`), a copy
   suffix (`lab_cnn (1).ipynb`, `lab_cnn-1.ipynb`, `lab_cnn copy.ipynb`, `Copy of
@@ -476,6 +481,29 @@ def _plan(files: list[_Entry], spec: SubmissionSpec, wrapper: str | None, wrappe
     return plan
 
 
+def _split_support(files: list[_Entry], spec: SubmissionSpec) -> tuple[list[_Entry], list[tuple[str, _Entry]]]:
+    """Set apart the entries inside a support folder the registry declares (`res/...` at
+    the top level, or under the wrapping folder): they are neither required files nor
+    extras. Returns (the other entries, [(registry name, entry)] for the entries that are
+    files of the course's folder: only those are extracted, under the course's name)."""
+    known: dict[str, str] = {}
+    for rule in spec.files:
+        known.update(rule.support_files())
+    folders = {Path(f).name for rule in spec.files for f in rule.support}
+    if not folders:
+        return files, []
+    rest: list[_Entry] = []
+    carried: list[tuple[str, _Entry]] = []
+    for e in files:
+        if len(e.rel) > 1 and e.rel[0] in folders:
+            name = "/".join(e.rel)
+            if name in known:
+                carried.append((name, e))
+        else:
+            rest.append(e)
+    return rest, carried
+
+
 def _closest(required: str, extras: list[_Entry]) -> _Entry | None:
     _, rext = _split_ext(required)
     pool = {e.rel[-1].lower(): e for e in extras if _split_ext(e.rel[-1])[1].lower() == rext.lower()}
@@ -606,6 +634,7 @@ def open_submission(zip_path: Path, spec: SubmissionSpec, scratch: Path, *, zone
                 wrapper = tops.pop()
             for e in rest:
                 e.rel = e.parts[1:] if wrapper else e.parts
+            rest, carried = _split_support(rest, spec)
 
             extras: list[str] = []
             plan = _plan(rest, spec, wrapper, wrapping_folder == "naming", extras)
@@ -645,6 +674,18 @@ def open_submission(zip_path: Path, spec: SubmissionSpec, scratch: Path, *, zone
                     continue
                 budget -= n
                 found[rule.name] = FoundFile(rule.name, rule.kind, entry.name, str(target), exact)
+            support: list[FoundFile] = []
+            for name, entry in carried:  # written under the registry's name, never the entry's
+                target = scratch / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                written.append(target)
+                try:
+                    budget -= _extract(zf, entry, target, min(limits.max_file_mb * MiB, budget), limits)
+                except NotImplementedError:
+                    target.unlink(missing_ok=True)
+                    written.remove(target)
+                    continue  # the course's copy is used instead
+                support.append(FoundFile(name, "other", entry.name, str(target)))
             newest = newest_entry_time([e.info for e in files], zone)
     except _Fatal as f:
         _remove(written)
@@ -675,6 +716,7 @@ def open_submission(zip_path: Path, spec: SubmissionSpec, scratch: Path, *, zone
         zip_name=zip_name, sha256=sha, student=student, files=tuple(result), extra=tuple(sorted(extras)),
         litter=litter_list, problems=tuple(problems), naming_ok=naming_ok, fatal=None,
         newest_entry_time=newest.isoformat() if newest else None, scratch=str(scratch),
+        support=tuple(support),
     )
 
 

@@ -122,6 +122,9 @@ class Submission:
     fatal: str | None = None
     newest_entry_time: str | None = None  # ISO 8601, from the zip's entry times (untrusted)
     scratch: str | None = None
+    # files of the registry's support folders the zip carried itself (name `res/plot_lib.py`,
+    # path in the scratch folder); they replace the course's copies of those files
+    support: tuple[FoundFile, ...] = ()
 
     def file(self, name: str) -> FoundFile | None:
         for f in self.files:

@@ -28,6 +28,7 @@ from .errors import RegistryError, RegistryProblem, UnknownAssignmentError
 from .extends import load_merged
 from .hashing import digest
 from .plain import freeze, plain
+from .support import resolve_support, support_digest, support_listing  # noqa: F401
 from .schema import (DEFAULT_LITTER, Assignment, Check, ExecutionPenalty, FileRule, LatePolicy,  # noqa: F401
                      ManualItem, NamingPenalty, Penalties, SandboxLimits, SubmissionSpec, ZipLimits)
 from .yamlines import Lines, line_of, read_yaml
@@ -60,7 +61,9 @@ def validate(data: dict[str, Any], file: str, lines: Lines, source: str,
     data = _drop_unmatched_removals(data, add)
     assignment = None
     try:
-        assignment = schema.validate({**data, "source": source, "registry_hash": registry_hash(data)})
+        resolved = resolve_support(data, add)
+        assignment = schema.validate({**resolved, "source": source,
+                                      "registry_hash": registry_hash(data, support_digest(resolved))})
     except ValidationError as exc:
         found += schema_errors.problems(exc, file, lines)
     _cross_references(data, add, kinds, source)
@@ -88,9 +91,11 @@ def _drop_unmatched_removals(data: dict[str, Any], add: Callable[..., None]) -> 
     return {k: v for k, v in out.items() if k in data}
 
 
-def registry_hash(data: Mapping[str, Any]) -> str:
-    """Of the merged file as written (before defaults): part of every Grade and cache key."""
-    return digest({k: v for k, v in data.items() if k not in schema.LOADER_KEYS})[:16]
+def registry_hash(data: Mapping[str, Any], support: str = "") -> str:
+    """Of the merged file as written (before defaults), plus the contents of its support
+    folders when it has any: part of every Grade and cache key."""
+    written = {k: v for k, v in data.items() if k not in schema.LOADER_KEYS}
+    return (digest(written, support) if support else digest(written))[:16]
 
 
 def _cross_references(data: Mapping[str, Any], add: Callable[..., None], kinds: Mapping[str, ParamValidator],

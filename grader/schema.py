@@ -59,6 +59,17 @@ class FileRule:
     kind: FileKind
     mode: RunMode = "definitions"  # notebooks only
     execution_penalty: Flag = False  # a full-mode run that fails costs the execution penalty
+    # Support folders (notebooks only): absolute paths (resolved by the registry from paths
+    # relative to the YAML file that names them) of course folders copied next to the notebook
+    # before it runs, each under its own base name (`.../support/res` -> `res/`); a zip's own
+    # copy of a file (`res/...`) is used instead of the course's.
+    support: tuple[Text, ...] = ()
+
+    def support_files(self) -> dict[str, str]:
+        """Every file of the support folders: name in the notebook's folder -> course copy."""
+        from .support import support_listing
+
+        return support_listing(self.support)
 
     @model_validator(mode="before")
     @classmethod
@@ -74,11 +85,15 @@ class FileRule:
         data = {"kind": guessed, **data}
         if "mode" in data and data["kind"] != "notebook":
             raise RegistryIssue("only notebooks have a run mode", "remove `mode` or set `kind: notebook`", "mode")
+        if data.get("support") and data["kind"] != "notebook":
+            raise RegistryIssue("only notebooks have support folders", "remove `support` or set `kind: notebook`", "support")
         return {"execution_penalty": data.get("mode") == "full", **data}
 
     @model_serializer(mode="wrap")
     def _data(self, handler: Any) -> dict[str, Any]:
         out = handler(self)
+        if not self.support:  # files without support folders keep the data (and hash) they had
+            out = {k: v for k, v in out.items() if k != "support"}
         return out if self.kind == "notebook" else {k: v for k, v in out.items() if k != "mode"}
 
 

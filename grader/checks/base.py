@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 
 import numpy as np
 
+from ..refs import import_ref  # noqa: F401  (re-exported: course code and the bundle use it here)
 from ..models import CheckResult, Measure, Status
 from ..plain import plain  # noqa: F401 - the kinds take it from here
 
@@ -140,15 +141,6 @@ def resolving_with(resolver: Resolver) -> Iterator[Resolver]:
 
 def active_resolver() -> Resolver | None:
     return _ACTIVE.get()
-
-
-def import_ref(ref: str) -> Any:
-    """`package.module:attr` -> the object, really imported (in the grader's process only)."""
-    module, _, attr = ref.partition(":")
-    obj: Any = importlib.import_module(module)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
 
 
 def resolve(ref: str) -> Callable[..., Any]:

@@ -58,11 +58,12 @@ def cells(name: str) -> list[Cell]:
     return list(_module(name).CELLS)
 
 
-def _build(name: str, starter: bool) -> nbformat.NotebookNode:
+def _build(name: str, starter: bool, cell_list: list[Cell] | None = None) -> nbformat.NotebookNode:
+    """One notebook from its cells (default: the Spring 2025 cells of ``name``)."""
     nb = nbformat.v4.new_notebook()
     nb.metadata = nbformat.from_dict(_METADATA)
     stem = name.removesuffix(".ipynb").replace("_", "-")
-    for i, cell in enumerate(cells(name)):
+    for i, cell in enumerate(cells(name) if cell_list is None else cell_list):
         src = cell.text(starter)
         if cell.kind == "markdown":
             node = nbformat.v4.new_markdown_cell(src)
