@@ -588,8 +588,39 @@ def _loss_answers(cfg, ids) -> list[Answer]:
     return out
 
 
+def _builder(theory: Any) -> Any:
+    """The course's own key builder named by `builder: package.module` (None: this module).
+
+    Hook for a course whose questions are not HW2's (e.g. reference/cuhk/key.py): that
+    module has the same `answer_key(theory)` and `theory_items(theory)`, returns the same
+    `Answer`/`ItemSpec` items, and gets the block without the `builder` key.
+    """
+    if not isinstance(theory, Mapping) or theory.get("builder") is None:
+        return None
+    ref = theory["builder"]
+    if not isinstance(ref, str) or not ref.strip():
+        raise KeyConfigError("builder", f"must be a module name, got {_show(ref)}", "e.g. `builder: reference.cuhk.key`")
+    import importlib
+
+    try:
+        module = importlib.import_module(ref.strip())
+    except ImportError as exc:
+        raise KeyConfigError("builder", f"cannot import {ref!r}: {exc}", "name a module on the grader's path") from None
+    if not callable(getattr(module, "answer_key", None)) or not callable(getattr(module, "theory_items", None)):
+        raise KeyConfigError("builder", f"{ref!r} has no answer_key(theory) and theory_items(theory)",
+                             "a key builder module defines both")
+    return module
+
+
+def _own_block(theory: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in theory.items() if k != "builder"}
+
+
 def answer_key(theory: Mapping[str, Any]) -> tuple[Answer, ...]:
     """Every answer of a term's theory part, in question order. Raises KeyConfigError."""
+    builder = _builder(theory)
+    if builder is not None:
+        return tuple(builder.answer_key(_own_block(theory)))
     theory = _mapping(theory, "")
     _known(theory, TOP_KEYS, "")
     layout = theory.get("layout", "numerator")
@@ -678,6 +709,9 @@ def theory_items(theory: Mapping[str, Any]):
     and its points (the block's `points:`). Raises KeyConfigError like `answer_key`."""
     from grader.theory.spec import Alternative, ItemSpec
 
+    builder = _builder(theory)
+    if builder is not None:
+        return tuple(builder.theory_items(_own_block(theory)))
     answers = answer_key(theory)
     points = _points_block(theory, [a.id for a in answers])
     layout = theory.get("layout", "numerator")
