@@ -1,0 +1,84 @@
+"""Problem 5's judges without the sandbox: the He measure, the layer reading, the metric, the data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from grader.checks.program import Call
+from reference.cuhk import judges
+from reference.cuhk.data import cifar_like
+from reference.cuhk.notebooks import BN_NET, HE_NET, IMPORTS, NET
+
+
+@pytest.fixture(scope="module")
+def ns():
+    out: dict = {}
+    for src in (IMPORTS, NET, HE_NET, BN_NET):
+        exec(src, out)  # noqa: S102 - our own reference code
+    return out
+
+
+def _layers(model):
+    found = []
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            found.append(judges.Layer("conv", m.in_channels, m.out_channels, tuple(m.kernel_size), (4, 4),
+                                      m.weight.detach().numpy(), ()))
+        elif isinstance(m, nn.Linear):
+            found.append(judges.Layer("linear", m.in_features, m.out_features, (), (), m.weight.detach().numpy(), ()))
+    return found
+
+
+def test_he_measure_tells_he_from_the_default(ns):
+    torch.manual_seed(0)
+    he = judges.he_measure(_layers(ns["HeNet"]()))[0]
+    torch.manual_seed(0)
+    default = judges.he_measure(_layers(ns["Net"]()))[0]
+    assert he > 0.75 and default < 0.2  # thresholds 0.35 / 0.6 (benchmarks/calibrate_cuhk.py init)
+
+
+def test_he_verdict_is_partial_between_thresholds(ns):
+    torch.manual_seed(0)
+    net = ns["Net"]()
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="linear")  # Var 1/n: half of He's
+    v = judges._he("Net", _layers(net), {"zero": 0.35, "full": 0.6})
+    assert 0.0 < v.fraction < 1.0 and v.measure.value == pytest.approx(0.48, abs=0.1)
+
+
+def test_read_layers_follows_program_order():
+    def call(op, groups, x, out, consts=()):
+        return Call(op, groups, (x,), out, consts)
+
+    w = np.zeros((6, 3, 5, 5), dtype=np.float32)
+    found = [call("conv2d", ("conv",), (2, 3, 32, 32), (2, 6, 28, 28), (w,)),
+             call("_native_batch_norm_legit_no_training", ("batchnorm",), (2, 6, 28, 28), (2, 6, 28, 28)),
+             call("relu", ("activation",), (2, 6, 28, 28), (2, 6, 28, 28)),
+             call("avg_pool2d", ("pooling",), (2, 6, 28, 28), (2, 6, 14, 14)),
+             call("linear", ("linear",), (2, 1176), (2, 10), (np.zeros((10, 1176)),))]
+    before, layers = judges.read_layers(found)
+    assert before == ()
+    assert [(l.kind, l.n_in, l.n_out) for l in layers] == [("conv", 3, 6), ("linear", 1176, 10)]
+    assert layers[0].after == ("bn:6", "relu", "pool:avg_pool2d") and layers[0].shrink == (4, 4)
+    assert layers[0].fans() == (75, 150)
+
+
+def test_accuracy_refuses_wrong_shapes():
+    d = {"labels": np.array([0, 1, 2])}
+    assert judges.accuracy(np.eye(10)[[0, 1, 3]], d) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError):
+        judges.accuracy(np.zeros((3, 2)), d)
+    with pytest.raises(ValueError):
+        judges.accuracy(np.full((3, 10), np.nan), d)
+
+
+def test_data_is_deterministic_and_balanced():
+    a, la = cifar_like(200, 7)
+    b, lb = cifar_like(200, 7)
+    assert np.array_equal(a, b) and np.array_equal(la, lb)
+    assert a.shape == (200, 3, 32, 32) and a.dtype == np.float32 and -1.0 <= a.min() and a.max() <= 1.0
+    assert np.bincount(la, minlength=10).tolist() == [20] * 10
