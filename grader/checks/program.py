@@ -624,7 +624,7 @@ class Call:
     op: str  # aten op name, e.g. "conv2d"
     groups: tuple[str, ...]  # the OP_GROUPS it counts in (as in `structure`)
     inputs: tuple[tuple[int, ...], ...]  # shapes of its data operands (made from the inputs)
-    output: tuple[int, ...] | None  # shape of its result, when a tensor
+    output: tuple[int, ...] | None  # shape of its result (of its first item, for a tuple), when a tensor
     constants: tuple[np.ndarray, ...]  # the constants its constant operands come from (weights, biases, running
     # stats), as stored: a weight used through a transpose (``addmm(b, x, t(W))``) is W
 
@@ -647,6 +647,8 @@ def calls(program: Program, values: list[Any]) -> tuple[Call, ...]:
             const_only[i] = bool(refs) and all(const_only[r] for r in refs)
 
     def shape(v: Any) -> tuple[int, ...] | None:
+        if isinstance(v, (tuple, list)) and v:  # (values, indices) of max_pool2d_with_indices
+            v = v[0]
         return tuple(int(s) for s in v.shape) if hasattr(v, "shape") else None
 
     out = []

@@ -82,3 +82,28 @@ def test_data_is_deterministic_and_balanced():
     assert np.array_equal(a, b) and np.array_equal(la, lb)
     assert a.shape == (200, 3, 32, 32) and a.dtype == np.float32 and -1.0 <= a.min() and a.max() <= 1.0
     assert np.bincount(la, minlength=10).tolist() == [20] * 10
+
+
+@pytest.mark.parametrize("trace", [False, True], ids=["export", "trace"])
+@pytest.mark.parametrize("cls", ["Net", "HeNet", "BNNet"])
+def test_programs_of_the_reference_pass_their_judges(ns, cls, trace):
+    """Through the child's exporter (torch.export, or the aten trace fallback: addmm on a
+    transposed weight, `convolution`) and the wire, as the grader reads a submission."""
+    from grader.checks.program import calls, decode
+    from grader.sandbox import wire
+    from grader.sandbox.probes.export import _from_trace, program_of
+
+    torch.manual_seed(0)
+    model = ns[cls]().eval()
+    x = torch.rand(4, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        data = _from_trace(model, [x]) if trace else program_of(model, [x])
+    program = decode(wire.decode_value(wire.encode_value(data)))
+    before, layers = judges.read_layers(calls(program, program.run([x])[1]))
+    assert [(l.kind, l.n_in, l.n_out) for l in layers] == list(judges.LAYERS)
+    assert judges._structure(cls, before, layers).fraction == 1.0
+    assert judges._batchnorm(cls, before, layers).fraction == (1.0 if cls == "BNNet" else 0.0)
+    he = judges._he(cls, layers, {"zero": 0.35, "full": 0.6})
+    assert he.fraction == (1.0 if cls == "HeNet" else 0.0)
+    # the weights read are the module's own, however the program uses them
+    assert np.array_equal(layers[2].weight, model.fc1.weight.detach().numpy())
