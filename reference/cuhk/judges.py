@@ -128,6 +128,15 @@ def _tag(c: Call) -> str:
 # --------------------------------------------------------------------------- the plugin
 
 
+def _ordered(th: Any) -> bool:
+    """`{zero: a, full: b}` with numbers a < b."""
+    if not isinstance(th, Mapping) or not {"zero", "full"} <= set(th):
+        return False
+    zero, full = th["zero"], th["full"]
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (zero, full))
+    return numbers and zero < full
+
+
 class CifarNet:
     """One plugin, three parts (with.part): `structure`, `batchnorm`, `he` (module docstring)."""
 
@@ -139,8 +148,7 @@ class CifarNet:
         if w.get("part", "structure") not in PARTS:
             problems.append(("part", f"unknown part {w.get('part')!r}", f"one of {', '.join(PARTS)}"))
         th = w.get("thresholds")
-        if w.get("part") == "he" and (not isinstance(th, Mapping) or not {"zero", "full"} <= set(th)
-                                      or not float(th["zero"]) < float(th["full"])):
+        if w.get("part") == "he" and not _ordered(th):
             problems.append(("thresholds", "part he needs {zero, full} with zero < full", "e.g. {zero: 0.35, full: 0.6}"))
         return problems
 
@@ -170,12 +178,12 @@ class CifarNet:
             _, values = program.run([torch.zeros(tuple(shim.params["inputs"][0]["shape"]))])
         except (ProgramError, KeyError, TypeError) as exc:  # verified above: not expected
             return Verdict(0.0, f"`{cls}`'s program could not be read: {exc}")
-        before, layers = read_layers(calls(program, values))
+        _, layers = read_layers(calls(program, values))
         part = w.get("part", "structure")
         if part == "structure":
-            return _structure(cls, before, layers)
+            return _structure(cls, layers)
         if part == "batchnorm":
-            return _batchnorm(cls, before, layers)
+            return _batchnorm(cls, layers)
         return _he(cls, layers, w["thresholds"])
 
 
@@ -203,7 +211,7 @@ def _layout_want() -> str:
     return ", ".join(f"{'conv' if k == 'conv' else 'FC'} {a}->{b}" for k, a, b in LAYERS)
 
 
-def _structure(cls: str, before: Sequence[str], layers: Sequence[Layer]) -> Verdict:
+def _structure(cls: str, layers: Sequence[Layer]) -> Verdict:
     problems = _shape_problems(layers)
     if not problems:
         for i, l in enumerate(layers):
@@ -220,7 +228,7 @@ def _structure(cls: str, before: Sequence[str], layers: Sequence[Layer]) -> Verd
                         "ReLU after the hidden FC layers")
 
 
-def _batchnorm(cls: str, before: Sequence[str], layers: Sequence[Layer]) -> Verdict:
+def _batchnorm(cls: str, layers: Sequence[Layer]) -> Verdict:
     kinds = tuple(l.kind for l in layers)
     if kinds != tuple(k for k, _, _ in LAYERS):
         return Verdict(0.0, f"`{cls}`: layers {_layout(layers)}; expected the course's conv, conv, FC, FC, FC")
@@ -230,7 +238,7 @@ def _batchnorm(cls: str, before: Sequence[str], layers: Sequence[Layer]) -> Verd
         bns = [t for t in l.after if t.startswith("bn:")]
         if i == len(layers) - 1:
             if bns:
-                problems.append(f"batch norm after the last FC layer (the classifier): the course excludes it")
+                problems.append("batch norm after the last FC layer (the classifier): the course excludes it")
         elif not bns:
             problems.append(f"no batch norm after {label}")
         elif any(t != f"bn:{l.n_out}" for t in bns):

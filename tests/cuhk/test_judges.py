@@ -99,11 +99,17 @@ def test_programs_of_the_reference_pass_their_judges(ns, cls, trace):
     with torch.no_grad():
         data = _from_trace(model, [x]) if trace else program_of(model, [x])
     program = decode(wire.decode_value(wire.encode_value(data)))
-    before, layers = judges.read_layers(calls(program, program.run([x])[1]))
+    _, layers = judges.read_layers(calls(program, program.run([x])[1]))
     assert [(l.kind, l.n_in, l.n_out) for l in layers] == list(judges.LAYERS)
-    assert judges._structure(cls, before, layers).fraction == 1.0
-    assert judges._batchnorm(cls, before, layers).fraction == (1.0 if cls == "BNNet" else 0.0)
+    assert judges._structure(cls, layers).fraction == 1.0
+    assert judges._batchnorm(cls, layers).fraction == (1.0 if cls == "BNNet" else 0.0)
     he = judges._he(cls, layers, {"zero": 0.35, "full": 0.6})
     assert he.fraction == (1.0 if cls == "HeNet" else 0.0)
     # the weights read are the module's own, however the program uses them
     assert np.array_equal(layers[2].weight, model.fc1.weight.detach().numpy())
+
+
+@pytest.mark.parametrize("th", [None, {"zero": 0.6, "full": 0.35}, {"zero": "a", "full": 1}, {"full": 1}])
+def test_he_part_needs_ordered_thresholds(th):
+    w = {"part": "he"} if th is None else {"part": "he", "thresholds": th}
+    assert [k for k, _, _ in judges.CifarNet().validate(w)] == ["thresholds"]
