@@ -8,7 +8,8 @@ which layer follows which, with what sizes, and the weights as the class builds 
 program's constants: the model is built with a fixed seed and exported before any
 training). Nothing the child says about itself is taken as is.
 
-`with:` keys (all optional): `class` (default Net), `part` (structure | batchnorm | he),
+`with:` keys (all optional): `class` (default Net) and its constructor's `args` / `kwargs`
+(e.g. a student's `Net(init="he")` instead of the layout's `HeNet`), `part` (structure | batchnorm | he),
 `inputs` (shape of the batch, default [4, 3, 32, 32]), `seed` (torch seed of the build,
 default 0), `thresholds` (part he: {zero, full} on the closeness measure below).
 """
@@ -36,6 +37,7 @@ POOL_AFTER = (0, 1)  # max pooling with stride 2 after each convolution
 RELU_OPS = frozenset({"relu", "relu_"})
 MAX_POOL_OPS = frozenset({"max_pool2d", "max_pool2d_with_indices"})
 PARTS = ("structure", "batchnorm", "he")
+WITH_KEYS = ("class", "args", "kwargs", "part", "inputs", "seed", "thresholds")
 # PyTorch's default for Conv2d/Linear: kaiming_uniform_(a=sqrt(5)), Var[w] = 1/(3 n_l), so n_l Var / 2 = 1/6
 DEFAULT_HALF_N_VAR = 1.0 / 6.0
 
@@ -143,8 +145,8 @@ class CifarNet:
     def validate(self, w: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         problems = []
         for key in w:
-            if key not in ("class", "part", "inputs", "seed", "thresholds"):
-                problems.append((key, "unknown key", "known: class, part, inputs, seed, thresholds"))
+            if key not in WITH_KEYS:
+                problems.append((key, "unknown key", f"known: {', '.join(WITH_KEYS)}"))
         if w.get("part", "structure") not in PARTS:
             problems.append(("part", f"unknown part {w.get('part')!r}", f"one of {', '.join(PARTS)}"))
         th = w.get("thresholds")
@@ -156,6 +158,7 @@ class CifarNet:
         """The `module` check this plugin's probe run is (so the engine's verification applies)."""
         params = {"class": w.get("class", "Net"), "inputs": [{"shape": list(w.get("inputs", [4, 3, 32, 32])),
                                                               "low": -1, "high": 1}],
+                  "init": {"args": list(w.get("args", [])), "kwargs": dict(w.get("kwargs", {}))},
                   "seed": int(w.get("seed", 0)), "eval": True, "expect": {"count": {"of": "conv"}}}
         return SimpleNamespace(id=check.id, params=params, timeout=check.timeout)
 
