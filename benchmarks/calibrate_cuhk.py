@@ -134,7 +134,10 @@ def train_table(seeds: int) -> None:
         row = []
         for seed in range(seeds):
             out = subprocess.run([sys.executable, __file__, "_one", str(seed)], capture_output=True, text=True,
-                                 env={**os.environ, **env, "CAL_THREADS": str(threads)}, check=True)
+                                 env={**os.environ, **env, "CAL_THREADS": str(threads),
+                                      # OpenMP's spin-wait makes 2-4 threads crawl on a loaded machine
+                                      # (one batch took 2.5 s at load 22): passive waiting, same arithmetic
+                                      "OMP_WAIT_POLICY": "PASSIVE"}, check=True)
             row.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(f"{name:8s} threads {threads}: " + "; ".join(
             f"seed {s}: before {r['before']:.3f} after {r['after']:.3f} ({r['capability']})" for s, r in enumerate(row)),
