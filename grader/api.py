@@ -14,6 +14,9 @@ Grader side (judges, run in the grader's own process):
 - `tensor(array)`: marks an array to arrive in the child as a torch tensor;
 - `threshold_credit(value, zero, full)`: the linear credit between two thresholds;
 - `SNAPSHOT`: the request name asking for weight snapshots during a full notebook run;
+- the verified-program toolkit (`ModuleKind`, `verified`, `calls`, `Call`, `decode`,
+  `ProgramError`): a module's exported graph as the grader rebuilt and checked it, for judges
+  that read a network's layers;
 - judges are registered declaratively: the course's `course.yaml` names each judge, the
   probes it uses and whether it may run in a self-check bundle, so nothing is imported to
   list or validate the names (a judge is a class with `validate/requests/judge`).
@@ -45,6 +48,10 @@ _WHERE = {
     "Context": "grader.checks.base", "Reply": "grader.checks.base", "Request": "grader.checks.base",
     "Verdict": "grader.checks.base", "hidden_error": "grader.checks.base", "rng_for": "grader.checks.base",
     "Measure": "grader.models",
+    # the verified-program toolkit: a module check's exported graph, rebuilt and run by the grader
+    "ModuleKind": "grader.checks.module", "verified": "grader.checks.module",
+    "Call": "grader.checks.program", "ProgramError": "grader.checks.program", "calls": "grader.checks.program",
+    "decode": "grader.checks.program",
     "tensor": "grader.sandbox.wire",
     "Answer": "grader.theory.keytypes", "KeyConfigError": "grader.theory.keytypes",
     "Alternative": "grader.theory.spec", "ItemSpec": "grader.theory.spec",

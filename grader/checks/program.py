@@ -615,3 +615,66 @@ def _reaching_output(program: Program) -> list[bool]:
                         live[r] = True
                     changed = True
     return live
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call of a program as a course judge reads it (layer order, sizes, initial weights)."""
+
+    op: str  # aten op name, e.g. "conv2d"
+    groups: tuple[str, ...]  # the OP_GROUPS it counts in (as in `structure`)
+    inputs: tuple[tuple[int, ...], ...]  # shapes of its data operands (made from the inputs)
+    output: tuple[int, ...] | None  # shape of its result (of its first item, for a tuple), when a tensor
+    constants: tuple[np.ndarray, ...]  # the constants its constant operands come from (weights, biases, running
+    # stats), as stored: a weight used through a transpose (``addmm(b, x, t(W))``) is W
+
+
+def calls(program: Program, values: list[Any]) -> tuple[Call, ...]:
+    """The calls that reach the output, in program order (calls on constants alone, such as a
+    weight's transpose, are folded into the calls that use them); ``values`` come from
+    :meth:`Program.run`. For judges that need more than counts: which layer follows which,
+    with what sizes and what initial weights."""
+    nodes = program.nodes
+    live = _reaching_output(program)
+    const_only = [False] * len(nodes)
+    for i, n in enumerate(nodes):
+        if n.op == "const":
+            const_only[i] = True
+        elif n.op == "getitem":
+            const_only[i] = const_only[n.source]
+        elif n.op == "call":
+            refs = list(_refs((n.args, n.kwargs)))
+            const_only[i] = bool(refs) and all(const_only[r] for r in refs)
+
+    def shape(v: Any) -> tuple[int, ...] | None:
+        if isinstance(v, (tuple, list)) and v:  # (values, indices) of max_pool2d_with_indices
+            v = v[0]
+        return tuple(int(s) for s in v.shape) if hasattr(v, "shape") else None
+
+    out = []
+    for i, n in enumerate(nodes):
+        if n.op != "call" or not live[i] or const_only[i] or n.target in NO_OUTPUT:
+            continue
+        refs = list(dict.fromkeys(_refs((n.args, n.kwargs))))
+        groups = tuple(g for g, ops in OP_GROUPS.items()
+                       if n.target in ops and (g not in NEEDS_WEIGHT or _has_weight(n, const_only)))
+        data = tuple(s for s in (shape(values[r]) for r in refs if not const_only[r]) if s is not None)
+        consts = tuple(a for a in (_origin(program, r) for r in refs if const_only[r]) if a is not None)
+        out.append(Call(n.target, groups, data, shape(values[i]), consts))
+    return tuple(out)
+
+
+def _origin(program: Program, r: int) -> np.ndarray | None:
+    """The stored constant a constant-only operand is made from (following transposes, views)."""
+    for _ in range(64):
+        node = program.nodes[r]
+        if node.op == "const":
+            return program.constants.get(node.name)
+        if node.op == "getitem":
+            r = node.source
+            continue
+        first = next(iter(_refs((node.args, node.kwargs))), None)
+        if first is None:
+            return None
+        r = first
+    return None

@@ -100,3 +100,39 @@ def cnn_loop(ctx: ProbeContext, model: Any, loader: Any, args: dict) -> dict:
         except Exception:  # noqa: BLE001
             pass
     return out
+
+
+_backward = torch.autograd.backward
+
+
+@driver("supervised")
+def supervised(ctx: ProbeContext, model: Any, loader: Any, args: dict) -> dict:
+    """The plain supervised loop a course's own handout provides around the student's model:
+    per batch ``(x, y)``: zero the gradients, ``loss = criterion(model(x), y)``, backward,
+    ``optimizer.step()``, epoch after epoch until the budget is spent. Only the model is
+    the student's (e.g. a network the course trains with its own settings).
+
+    args: ``criterion`` (default CrossEntropyLoss), ``optimizer`` (``{"class": "SGD",
+    "lr": 0.001, "momentum": 0.9, "weight_decay": 5e-4}``; default SGD lr 0.01),
+    ``max_epochs``.
+    """
+    criterion = build_criterion(ctx, args.get("criterion"))
+    optimizer = build_optimizer(ctx, model, args.get("optimizer", {"class": "SGD", "lr": 0.01}))
+    steps = epochs = 0
+    last = None
+    for _ in range(int(args.get("max_epochs", 10_000))):
+        epochs += 1
+        for batch in loader:
+            x, y = batch[0], batch[1]
+            optimizer.zero_grad()
+            loss = criterion(model(x), y)
+            _backward(loss)
+            optimizer.step()
+            steps += 1
+            last = loss
+        if loader.exhausted:
+            break
+    out: dict[str, Any] = {"steps": steps, "epochs": epochs}
+    if R.is_tensor(last):
+        out["last_loss"] = float(R.tensor_detach(last))
+    return out

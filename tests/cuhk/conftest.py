@@ -1,0 +1,88 @@
+"""Fixtures for CUHK ELEG 5491 HW2 (problems/cuhk-eleg5491-2017-hw2.yaml).
+
+One sandbox runner per session; the reference zip and the starter zip graded once each
+with the real registry; `grade_cifar(notebook, check_ids)` grades one bugged notebook on a
+subset of the checks (planted bugs: string edits of the solution's cells, each must apply).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import zipfile
+from pathlib import Path
+from typing import Any, Iterable
+
+import nbformat
+import pytest
+
+from grader import registry
+from grader.grading import Options, grade, grade_notebook
+from cuhk_eleg5491.reference.notebooks import NOTEBOOK, REPORT, ZIP_TIME, notebook, report_pdf_bytes, write_solution_zip
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+REAL = ROOT / "problems" / "cuhk-eleg5491-2017-hw2.yaml"
+STUDENT = "1155012345"
+
+
+@pytest.fixture(scope="session")
+def cuhk() -> registry.Assignment:
+    return registry.load_file(REAL)
+
+
+@pytest.fixture(scope="session")
+def runner():
+    if os.name != "posix":  # pragma: no cover
+        pytest.skip("the sandbox needs Linux")
+    from grader.sandbox_runner import open_runner
+
+    with open_runner() as r:
+        yield r
+
+
+def _grade(zip_path: Path, assignment: registry.Assignment, runner: Any) -> tuple[Any, float]:
+    t0 = time.monotonic()
+    g = grade(zip_path, assignment, Options(submitted_at=assignment.deadline), runner)
+    return g, time.monotonic() - t0
+
+
+@pytest.fixture(scope="session")
+def reference_graded(cuhk, runner, tmp_path_factory):
+    return _grade(write_solution_zip(tmp_path_factory.mktemp("cuhk-ref") / f"{STUDENT}.zip"), cuhk, runner)
+
+
+@pytest.fixture(scope="session")
+def starter_graded(cuhk, runner, tmp_path_factory):
+    path = tmp_path_factory.mktemp("cuhk-starter") / f"{STUDENT}.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(zipfile.ZipInfo(REPORT, date_time=ZIP_TIME), report_pdf_bytes())
+        zf.writestr(zipfile.ZipInfo(NOTEBOOK, date_time=ZIP_TIME), nbformat.writes(notebook(starter=True)))
+    return _grade(path, cuhk, runner)
+
+
+def patched(edits: Iterable[tuple[str, str, str]]) -> Any:
+    """The solution notebook with (cell anchor, old, new) edits; each must apply exactly once."""
+    nb = notebook(starter=False)
+    for anchor, old, new in edits:
+        hits = [c for c in nb.cells if c.cell_type == "code" and anchor in c.source]
+        assert len(hits) == 1, f"{anchor!r} is in {len(hits)} cells"
+        assert hits[0].source.count(old) == 1, f"{old!r} is not once in the cell of {anchor!r}"
+        hits[0].source = hits[0].source.replace(old, new)
+    return nb
+
+
+@pytest.fixture(scope="session")
+def grade_cifar(cuhk, runner, tmp_path_factory):
+    counter = iter(range(1000))
+
+    def _run(nb: Any, check_ids: Iterable[str] | None = None) -> dict[str, Any]:
+        work = tmp_path_factory.mktemp(f"cuhk-nb{next(counter)}")
+        path = work / NOTEBOOK
+        path.write_text(nbformat.writes(nb), encoding="utf-8")
+        rule = next(f for f in cuhk.submission.files if f.name == NOTEBOOK)
+        ids = set(check_ids) if check_ids is not None else None
+        checks = [c for c in cuhk.checks if ids is None or c.id in ids]
+        results, _, _ = grade_notebook(rule, path, work, checks, cuhk, Options(), runner)
+        return {r.id: r for r in results}
+
+    return _run
