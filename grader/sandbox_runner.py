@@ -94,6 +94,7 @@ class SandboxRunner:
         with self._cond:
             while True:
                 self._idle = [s for s in self._idle if s is self.server or s.alive]
+                self._clones = [c for c in self._clones if c.alive]
                 if self._idle:
                     return self._idle.pop(0)
                 self._cond.wait(1.0)
@@ -199,6 +200,17 @@ def _error_text(reply: Any, limit: float) -> str:
     return str(err) if err else status
 
 
+def _warm_judging() -> None:
+    """The grader's own lazy set-up (the first `meta` run of a structure check), done while
+    the sandbox server starts and the first notebooks run. Only a speed-up: never fails."""
+    try:
+        from .checks.program import warm_up
+
+        warm_up()
+    except Exception:  # noqa: BLE001
+        pass
+
+
 def default_lanes() -> int:
     """Notebooks of one submission run at the same time: one per core this process may use
     (at most 4); `HW2_GRADER_LANES` overrides (1: one after the other)."""
@@ -237,6 +249,7 @@ def open_runner(hidden: tuple[str, ...] = (), lanes: int = 1) -> Iterator[Sandbo
         import torch
 
         torch.set_num_threads(settings.torch_threads)
+        threading.Thread(target=_warm_judging, name="warm-judging", daemon=True).start()
         runner = SandboxRunner(server, settings, lanes)
         try:
             yield runner

@@ -22,8 +22,13 @@ def test_clone_runs_a_job_at_the_same_time_as_its_server(server, tmp_path):
         assert clone.alive and clone.pid != server.proc.pid
         runs = {}
 
+        jobs = {}
+        for name in ("a", "b"):
+            (tmp_path / name).mkdir()
+            jobs[name] = make_job(tmp_path / name, [SLEEP])
+
         def go(name, srv):
-            runs[name] = srv.run_notebook(make_job(tmp_path / name, [SLEEP]))
+            runs[name] = srv.run_notebook(jobs[name])
 
         t0 = time.monotonic()
         threads = [threading.Thread(target=go, args=(n, s)) for n, s in (("a", server), ("b", clone))]
@@ -40,6 +45,7 @@ def test_clone_runs_a_job_at_the_same_time_as_its_server(server, tmp_path):
     finally:
         clone.close()
     assert not clone.alive
+    (tmp_path / "after").mkdir()
     assert server.run_notebook(make_job(tmp_path / "after", ["x = 1"])).executed_ok  # the server goes on
 
 
