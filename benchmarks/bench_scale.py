@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 SUBMITTED = "2025-02-25T20:00:00-05:00"
 NOTEBOOKS = ("hw2_moe.ipynb", "hw2_cnn.ipynb", "hw2_rnn.ipynb", "seq_classification.ipynb")
+SANDBOX_NOTEBOOKS = 3  # of the 4: the MoE notebook's checks all judge its trained model, so none runs
 # The Spring 2025 registry without the checks that train (and every notebook in definitions
 # mode: the MoE and seq notebooks train in their own cells when run in full).
 NO_TRAINING = f"""extends: {ROOT / 'problems' / 'nyu-dl-hw2-2025.yaml'}
@@ -169,9 +170,9 @@ def warm(tmp: Path, small: int, large: int) -> None:
         except RuntimeError as exc:
             row(f"warm: batch, {name}", "failed", str(exc)[:120])
             continue
-        n = (large - small) * len(NOTEBOOKS)
+        n = (large - small) * SANDBOX_NOTEBOOKS
         row(f"warm: batch -j2, {name}", fmt((wb - wa) / n * 1000, (cb - ca) / n * 1000).replace(" s ", " ms "),
-            f"per extra notebook ({large} vs {small} zips; target <= 20 ms wall)")
+            f"per extra notebook run ({large} vs {small} zips, {SANDBOX_NOTEBOOKS} runs a zip; target <= 20 ms wall)")
     try:
         import nbclient  # noqa: F401
         import ipykernel  # noqa: F401
