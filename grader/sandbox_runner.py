@@ -249,11 +249,15 @@ def open_runner(hidden: tuple[str, ...] = (), lanes: int = 1) -> Iterator[Sandbo
         import torch
 
         torch.set_num_threads(settings.torch_threads)
-        threading.Thread(target=_warm_judging, name="warm-judging", daemon=True).start()
+        warm = threading.Thread(target=_warm_judging, name="warm-judging", daemon=True)
+        warm.start()
         runner = SandboxRunner(server, settings, lanes)
         try:
             yield runner
         finally:
             runner.close()
+            # a process that exits while torch runs in a thread aborts ("terminate called"):
+            # an early usage error must still exit with its own status
+            warm.join(timeout=120)
     finally:
         server.close()
