@@ -358,6 +358,9 @@ class ServerClone(SandboxServer):
         if self.alive:
             try:
                 self._send({"op": "exit"})
+                end = time.monotonic() + 1.0
+                while _running(self.pid) and time.monotonic() < end:
+                    time.sleep(0.005)
             except OSError:
                 pass
         self._kill()
