@@ -387,9 +387,11 @@ def _with_runner(run_code: bool):
 
     if not run_code:
         return contextlib.nullcontext(None)
-    from .sandbox_runner import open_runner
+    from .sandbox_runner import default_lanes, open_runner
 
-    return open_runner()  # it hides the private reference folders from student code
+    # it hides the private reference folders from student code; entered before the registry
+    # and the zip are read, so the server's start-up overlaps this process's
+    return open_runner(lanes=default_lanes())
 
 
 @main.command()
@@ -415,9 +417,9 @@ def grade(ctx: click.Context, submission: str, assignment: str | None, submitted
     from .report.jsonout import grade_json
 
     zip_path = _existing_zip(submission)
-    a = _load_assignment(ctx, assignment)
-    options = _grade_options(a, submitted_at, seed, starters=_handout(ctx, a))
     with _with_runner(True) as runner:
+        a = _load_assignment(ctx, assignment)
+        options = _grade_options(a, submitted_at, seed, starters=_handout(ctx, a))
         if as_json:
             g = grade_zip(zip_path, a, options, runner)
         else:
@@ -470,19 +472,19 @@ def check(ctx: click.Context, submission: str, assignment: str | None, submitted
 
     zip_path = _existing_zip(submission)
     bundle = None
-    if bundle_path:
-        from .bundle import open_bundle
-
-        bundle = open_bundle(bundle_path)
-        if assignment and assignment != bundle.assignment.id:
-            raise UsageError(f"--assignment {assignment}: the bundle {Path(bundle_path).name} is for "
-                             f"{bundle.assignment.id}")
-        a = bundle.assignment
-    else:
-        a = _load_assignment(ctx, assignment)
-    when = submitted_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
-    options = _grade_options(a, when, None, public_only=True, run_code=run_code, starters=_handout(ctx, a))
     with _with_runner(run_code) as runner:
+        if bundle_path:
+            from .bundle import open_bundle
+
+            bundle = open_bundle(bundle_path)
+            if assignment and assignment != bundle.assignment.id:
+                raise UsageError(f"--assignment {assignment}: the bundle {Path(bundle_path).name} is for "
+                                 f"{bundle.assignment.id}")
+            a = bundle.assignment
+        else:
+            a = _load_assignment(ctx, assignment)
+        when = submitted_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
+        options = _grade_options(a, when, None, public_only=True, run_code=run_code, starters=_handout(ctx, a))
         if bundle is not None:
             g = bundle.grade(zip_path, options, runner if run_code else None)
         else:

@@ -10,6 +10,8 @@ sandbox that cannot start) raise `GraderError`.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import os
 import shutil
@@ -109,12 +111,30 @@ def _selected(assignment: Assignment, options: Options) -> list[Check]:
 # --------------------------------------------------------------------------- per notebook
 
 
+@dataclass(frozen=True)
+class NotebookPlan:
+    """What one notebook's checks ask of the sandbox (built before the run, judged after)."""
+
+    sources: tuple[str, ...]
+    requests: Mapping[str, Request]
+    per_check: Mapping[str, Mapping[str, str]]  # check id -> its local reply names -> request key
+    build_errors: Mapping[str, str]
+    needs_run: bool
+
+
 def grade_notebook(rule: FileRule, path: Path, scratch: Path, checks: list[Check], assignment: Assignment,
                    options: Options, runner: Runner | None,
                    problems: list[Problem] | None = None) -> tuple[list[CheckResult], bool, float]:
     """Judge one notebook's checks. Returns (results, executed_ok, seconds); what the run
     hit that the student can fix is added to `problems` when given."""
     started = time.monotonic()
+    plan = plan_notebook(rule, path, checks, options)
+    outcome = run_notebook(plan, rule, path, scratch, assignment, options, runner)
+    return judge_notebook(plan, outcome, rule, checks, options, runner, problems, started)
+
+
+def plan_notebook(rule: FileRule, path: Path, checks: list[Check], options: Options) -> NotebookPlan:
+    """The probe requests of one notebook's checks; identical ones are asked once."""
     sources = _cell_sources(path)
     base_ctx = Context(seed=options.seed, public_only=options.public_only,
                        notebook=NotebookFacts(cell_sources=sources), starters=options.starters)
@@ -137,18 +157,36 @@ def grade_notebook(rule: FileRule, path: Path, scratch: Path, checks: list[Check
             requests.setdefault(key, req)
             mapping[local] = key
         per_check[check.id] = mapping
-
     needs_run = bool(requests) or (rule.mode == "full" and rule.execution_penalty)
-    outcome = RunOutcome(replies={}, facts=NotebookFacts(cell_sources=sources))
-    if needs_run and runner is not None and options.run_code:
-        outcome = runner.run(path, scratch, rule.mode, assignment.sandbox, requests)
-        if problems is not None:
-            problems.extend(Problem(rule.name, text) for text in outcome.problems)
-        if problems is not None and rule.execution_penalty and outcome.facts.failed_cells:
-            problems.append(_failed_cell_problem(rule.name, outcome.facts.failed_cells, scratch))
-        outcome = RunOutcome(outcome.replies, NotebookFacts(
-            cell_sources=sources, executed_ok=outcome.facts.executed_ok,
-            failed_cells=outcome.facts.failed_cells, notes=outcome.facts.notes), outcome.crashed, outcome.seconds)
+    return NotebookPlan(sources, requests, per_check, build_errors, needs_run)
+
+
+def run_notebook(plan: NotebookPlan, rule: FileRule, path: Path, scratch: Path, assignment: Assignment,
+                 options: Options, runner: Runner | None) -> RunOutcome:
+    """The one sandbox run of a notebook (none when nothing needs it). Thread-safe when the
+    runner is: several notebooks of a submission may run at once (see `_run_ahead`)."""
+    if not (plan.needs_run and runner is not None and options.run_code):
+        return RunOutcome(replies={}, facts=NotebookFacts(cell_sources=plan.sources))
+    outcome = runner.run(path, scratch, rule.mode, assignment.sandbox, plan.requests)
+    if not outcome.facts.failed_cells:
+        return outcome
+    # the run's folder shown as `.`: the same zip must give the same report wherever it is graded
+    failed = tuple(c.replace(str(scratch), ".") for c in outcome.facts.failed_cells)
+    return dataclasses.replace(outcome, facts=dataclasses.replace(outcome.facts, failed_cells=failed))
+
+
+def judge_notebook(plan: NotebookPlan, outcome: RunOutcome, rule: FileRule, checks: list[Check], options: Options,
+                   runner: Runner | None, problems: list[Problem] | None,
+                   started: float) -> tuple[list[CheckResult], bool, float]:
+    """Judge each check on the run's replies, in this process and in the registry's order."""
+    sources, per_check, build_errors = plan.sources, plan.per_check, plan.build_errors
+    if problems is not None and outcome.problems:
+        problems.extend(Problem(rule.name, text) for text in outcome.problems)
+    if problems is not None and rule.execution_penalty and outcome.facts.failed_cells:
+        problems.append(_failed_cell_problem(rule.name, outcome.facts.failed_cells))
+    outcome = RunOutcome(outcome.replies, NotebookFacts(
+        cell_sources=sources, executed_ok=outcome.facts.executed_ok,
+        failed_cells=outcome.facts.failed_cells, notes=outcome.facts.notes), outcome.crashed, outcome.seconds)
     ctx = Context(seed=options.seed, public_only=options.public_only, notebook=outcome.facts,
                   starters=options.starters)
 
@@ -177,13 +215,11 @@ def grade_notebook(rule: FileRule, path: Path, scratch: Path, checks: list[Check
     return results, executed_ok, time.monotonic() - started
 
 
-def _failed_cell_problem(name: str, failed: tuple[str, ...], folder: Path) -> Problem:
+def _failed_cell_problem(name: str, failed: tuple[str, ...]) -> Problem:
     """Why a notebook run in full could not be executed: its first failed cell (the others
-    often only follow from it), with the run's folder shown as `.` (the same zip must give
-    the same report wherever it is graded)."""
-    first = failed[0].replace(str(folder), ".")
+    often only follow from it)."""
     more = f" (and {len(failed) - 1} more cell{'s' if len(failed) > 2 else ''})" if len(failed) > 1 else ""
-    return Problem(name, f"`{name}` did not run through: {first}{more}",
+    return Problem(name, f"`{name}` did not run through: {failed[0]}{more}",
                    "run the notebook top to bottom in a fresh kernel before zipping it")
 
 
@@ -243,6 +279,7 @@ def _grade_after_precheck(pc: Precheck, assignment: Assignment, options: Options
         results = _skipped(checks, "not graded: late beyond the cut-off")
     else:
         failed_notebooks: list[str] = []
+        ahead = _run_ahead(assignment, sub, checks, options, runner, scratch)
         for rule in assignment.submission.files:
             mine = [c for c in checks if c.notebook == rule.name]
             found = sub.file(rule.name)
@@ -256,17 +293,18 @@ def _grade_after_precheck(pc: Precheck, assignment: Assignment, options: Options
                 if rule.execution_penalty:
                     failed_notebooks.append(rule.name)
                 continue
-            work = scratch / "run" / rule.name.replace(".ipynb", "")
-            work.mkdir(parents=True, exist_ok=True)
-            for other in sub.files:  # the notebook's folder holds this submission's files only
-                if other.path and Path(other.path).is_file():
-                    shutil.copy2(other.path, work / other.name)
-            place_support(rule, sub.support, work)
             if on_notebook:
                 on_notebook(rule.name, 1 + [f.name for f in assignment.notebooks].index(rule.name),
                             len(assignment.notebooks))
-            got, executed_ok, seconds = grade_notebook(rule, work / rule.name, work, mine, assignment, options, runner,
-                                                       run_problems)
+            if rule.name in ahead:
+                plan, outcome_of = ahead[rule.name]
+                outcome, run_seconds = outcome_of()
+                got, executed_ok, seconds = judge_notebook(plan, outcome, rule, mine, options, runner, run_problems,
+                                                           time.monotonic() - run_seconds)
+            else:
+                work = _notebook_folder(scratch, rule, sub)
+                got, executed_ok, seconds = grade_notebook(rule, work / rule.name, work, mine, assignment, options,
+                                                           runner, run_problems)
             results += got
             timings.append((rule.name, round(seconds, 3)))
             if rule.execution_penalty and not executed_ok and options.run_code and runner is not None:
@@ -274,6 +312,7 @@ def _grade_after_precheck(pc: Precheck, assignment: Assignment, options: Options
         pen = execution_penalty(failed_notebooks, assignment.penalties)
         if pen:
             penalties.append(pen)
+
 
     # The theory pre-check shows the key's answers: TAs' runs only, never the students' self-check.
     theory = _theory(assignment, sub) if verdict == "graded" and not options.public_only else None
@@ -291,6 +330,55 @@ def _grade_after_precheck(pc: Precheck, assignment: Assignment, options: Options
         timings=tuple(timings), theory=theory,
         provenance=_provenance(runner),
     )
+
+
+def _notebook_folder(scratch: Path, rule: FileRule, sub: Any) -> Path:
+    """The folder a notebook runs in: this submission's files only."""
+    work = scratch / "run" / rule.name.replace(".ipynb", "")
+    work.mkdir(parents=True, exist_ok=True)
+    for other in sub.files:
+        if other.path and Path(other.path).is_file():
+            shutil.copy2(other.path, work / other.name)
+    place_support(rule, sub.support, work)
+    return work
+
+
+def _run_ahead(assignment: Assignment, sub: Any, checks: list[Check], options: Options, runner: Runner | None,
+               scratch: Path) -> dict[str, tuple[NotebookPlan, Any]]:
+    """Start the sandbox runs of the notebooks at the same time when the runner has lanes
+    for it (`reserve`, grader.sandbox_runner): notebook name -> (plan, future of (outcome,
+    run seconds)). Plans are built here and judging stays in the caller, one notebook at a
+    time in the registry's order, so verdicts do not depend on which run ends first. The
+    longest runs (by their requests' time limits) start first. Empty: a runner without lanes."""
+    reserve = getattr(runner, "reserve", None)
+    if runner is None or not options.run_code or reserve is None or getattr(runner, "lanes", 1) < 2:
+        return {}
+    jobs = []
+    for rule in assignment.submission.files:
+        found = sub.file(rule.name)
+        if rule.kind != "notebook" or found is None or not found.present or not found.valid or not found.path:
+            continue
+        work = _notebook_folder(scratch, rule, sub)
+        mine = [c for c in checks if c.notebook == rule.name]
+        plan = plan_notebook(rule, work / rule.name, mine, options)
+        if plan.needs_run:
+            cost = sum(float(r.timeout or 0) for r in plan.requests.values())
+            jobs.append((cost, rule, work, plan))
+
+    def run(rule: FileRule, work: Path, plan: NotebookPlan) -> tuple[RunOutcome, float]:
+        t0 = time.monotonic()
+        return run_notebook(plan, rule, work / rule.name, work, assignment, options, runner), time.monotonic() - t0
+
+    if len(jobs) < 2:  # nothing to overlap: run when judged (no thread, no clone)
+        return {rule.name: (plan, functools.partial(run, rule, work, plan)) for _, rule, work, plan in jobs}
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=reserve(len(jobs)), thread_name_prefix="notebook-run")
+    ahead = {}
+    for _, rule, work, plan in sorted(jobs, key=lambda j: -j[0]):
+        ahead[rule.name] = (plan, pool.submit(run, rule, work, plan).result)
+    pool.shutdown(wait=False)
+    return ahead
 
 
 def _theory(assignment: Assignment, sub: Any) -> Any:

@@ -8,6 +8,8 @@ change without the other noticing.
 from __future__ import annotations
 
 import contextlib
+import os
+import threading
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -22,12 +24,71 @@ SNAPSHOT = "$snapshot"  # a Request with this probe name asks for weight snapsho
 
 
 class SandboxRunner:
-    """Runs notebooks through one long-lived sandbox server (started once, reused)."""
+    """Runs notebooks through one long-lived sandbox server (started once, reused).
 
-    def __init__(self, server: Any, settings: NumericSettings = NumericSettings()):
+    ``lanes`` > 1: up to that many notebooks may run at the same time (`run` is thread-safe),
+    each on its own server: the first, and clones forked from it when `reserve` asks for
+    them (grader.sandbox.client.ServerClone: no second torch import). Grading a submission
+    on 2 cores then trains the RNN while the seq notebook runs; the verdicts do not change
+    (each child computes alone, with the same threads, and judging stays in order).
+    """
+
+    def __init__(self, server: Any, settings: NumericSettings = NumericSettings(), lanes: int = 1):
         self.server = server
         self.settings = settings
+        self.lanes = max(1, int(lanes))
         self.cpu_capability: str | None = None  # as the last child reported it
+        self._cond = threading.Condition()
+        self._idle: list[Any] = [server]
+        self._clones: list[Any] = []
+
+    def reserve(self, count: int) -> int:
+        """Make up to ``count`` servers ready (cloning the first while it is idle); returns
+        how many there are. A clone that fails to come up only costs parallelism."""
+        want = min(self.lanes, max(1, int(count)))
+        with self._cond:
+            self._clones = [c for c in self._clones if c.alive]
+            self._idle = [s for s in self._idle if s is self.server or s.alive]
+            if len(self._clones) + 1 >= want or self.server not in self._idle:
+                return len(self._clones) + 1
+            self._idle.remove(self.server)
+        try:
+            while len(self._clones) + 1 < want:
+                try:
+                    c = self.server.clone()
+                except Exception:  # noqa: BLE001 - SandboxError, OSError: run with fewer lanes
+                    break
+                with self._cond:
+                    self._clones.append(c)
+                    self._idle.append(c)
+                    self._cond.notify()
+        finally:
+            with self._cond:
+                self._idle.insert(0, self.server)
+                self._cond.notify()
+        return len(self._clones) + 1
+
+    def close(self) -> None:
+        for c in self._clones:
+            c.close()
+        self._clones = []
+
+    def _acquire(self) -> Any:
+        with self._cond:
+            while True:
+                self._idle = [s for s in self._idle if s is self.server or s.alive]
+                self._clones = [c for c in self._clones if c.alive]
+                if self._idle:
+                    return self._idle.pop(0)
+                self._cond.wait(1.0)
+
+    def _release(self, server: Any) -> None:
+        with self._cond:
+            if server is self.server or server.alive:
+                self._idle.insert(0 if server is self.server else len(self._idle), server)
+            else:
+                self._clones = [c for c in self._clones if c is not server]
+            self._cond.notify()
 
     def provenance(self) -> dict[str, Any]:
         """The numeric settings of this runner's gradings (for `--timings` JSON): the kernel
@@ -63,7 +124,11 @@ class SandboxRunner:
             # it: a fresh child re-runs the definitions and answers the remaining probes.
             recover_probes=True,
         )
-        run = self.server.run_notebook(job)
+        server = self._acquire()
+        try:
+            run = server.run_notebook(job)
+        finally:
+            self._release(server)
         capability = run.protections.get("cpu_capability")
         if isinstance(capability, str):  # the child's claim; provenance only, never a verdict
             self.cpu_capability = capability[:40]
@@ -118,9 +183,36 @@ def _error_text(reply: Any, limit: float) -> str:
     return str(err) if err else status
 
 
+def _warm_judging() -> None:
+    """The grader's own lazy set-up (the first `meta` run of a structure check), done while
+    the sandbox server starts and the first notebooks run. Only a speed-up: never fails."""
+    try:
+        from .checks.program import warm_up
+
+        warm_up()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def default_lanes() -> int:
+    """Notebooks of one submission run at the same time: one per core this process may use
+    (at most 4); `HW2_GRADER_LANES` overrides (1: one after the other)."""
+    raw = os.environ.get("HW2_GRADER_LANES", "").strip()
+    if raw.isdigit() and int(raw) > 0:
+        return min(int(raw), 8)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4))
+
+
 @contextlib.contextmanager
-def open_runner(hidden: tuple[str, ...] = ()) -> Iterator[SandboxRunner]:
-    """Start one sandbox server for as long as the block runs.
+def open_runner(hidden: tuple[str, ...] = (), lanes: int = 1) -> Iterator[SandboxRunner]:
+    """Start one sandbox server for as long as the block runs (``lanes``: see SandboxRunner).
+
+    The server is launched first and not waited for: it imports torch and warms up while
+    this process loads its own torch, the registry and the submission (the first job waits).
 
     Private reference folders (`--references`) are always hidden from student code. The
     numeric settings (grader.numerics) are checked first: a bad value is a `UsageError`.
@@ -130,12 +222,25 @@ def open_runner(hidden: tuple[str, ...] = ()) -> Iterator[SandboxRunner]:
 
     settings = from_environ()
     hidden = tuple(hidden) + tuple(reference_folders())
+    server = SandboxServer(hidden=list(hidden), threads=settings.torch_threads)
+    server.start(wait=False)
     # While the sandbox's children train on the cores, the grader's own judging (small
     # tensors: a criterion on 8 outputs, a 12-unit LSTM per checkpoint) must not spread over
     # them too: on 2 cores under load, 2 threads ran the seq_classification judge 40x slower.
     # HW2_GRADER_TORCH_THREADS (default 1) sets both, for calibration across thread counts.
-    import torch
+    try:
+        import torch
 
-    torch.set_num_threads(settings.torch_threads)
-    with SandboxServer(hidden=list(hidden), threads=settings.torch_threads) as server:
-        yield SandboxRunner(server, settings)
+        torch.set_num_threads(settings.torch_threads)
+        warm = threading.Thread(target=_warm_judging, name="warm-judging", daemon=True)
+        warm.start()
+        runner = SandboxRunner(server, settings, lanes)
+        try:
+            yield runner
+        finally:
+            runner.close()
+            # a process that exits while torch runs in a thread aborts ("terminate called"):
+            # an early usage error must still exit with its own status
+            warm.join(timeout=120)
+    finally:
+        server.close()

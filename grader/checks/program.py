@@ -678,3 +678,20 @@ def _origin(program: Program, r: int) -> np.ndarray | None:
             return None
         r = first
     return None
+def warm_up() -> None:
+    """Pay the first `meta` dispatch's lazy set-up (torch's meta registrations and
+    decompositions: ~1 s of CPU, ~5 s on a loaded machine) before a structure check needs
+    it. grader.sandbox_runner calls this in a thread while the sandbox server starts, so a
+    cold `grader grade` does not wait for it after the CNN's run. Only a speed-up."""
+    import torch
+
+    aten = torch.ops.aten
+
+    def meta(*shape: int) -> Any:
+        return torch.empty(*shape, device="meta")
+
+    x = aten.convolution.default(meta(2, 3, 8, 8), meta(4, 3, 3, 3), meta(4), [1, 1], [1, 1], [1, 1], False,
+                                 [0, 0], 1)
+    y = aten._native_batch_norm_legit_no_training.default(x, meta(4), meta(4), meta(4), meta(4), 0.1, 1e-5)[0]
+    y = aten.max_pool2d_with_indices.default(aten.add.Tensor(aten.relu.default(y), x), [2, 2], [2, 2])[0]
+    aten.addmm.default(meta(2), aten.view.default(y, [2, -1]), meta(64, 2))

@@ -121,6 +121,7 @@ class SandboxServer:
         self.facts: dict[str, Any] = {}
         self.starts = 0
         self.jobs = 0
+        self._booting = False  # launched, its "ready" not read yet (start(wait=False))
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> "SandboxServer":
@@ -134,8 +135,13 @@ class SandboxServer:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self) -> None:
+    def start(self, wait: bool = True) -> None:
+        """Launch the server process. ``wait=False`` returns at once: the server imports torch
+        and warms up while the caller does other work; the first job (or ``ready()``) waits
+        for it. A cold `grader grade` overlaps the two start-ups this way."""
         if self.alive:
+            if wait:
+                self.ready()
             return
         env = {k: os.environ[k] for k in _ENV_PASS if k in os.environ}
         env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg",
@@ -159,6 +165,15 @@ class SandboxServer:
             "pid_namespace": self.pid_namespace,
             **self.uids,
         }})
+        self._booting = True
+        if wait:
+            self.ready()
+
+    def ready(self) -> None:
+        """Wait for a launched server's "ready" (no-op once read); a failed start raises SandboxError."""
+        if not self._booting:
+            return
+        self._booting = False
         header, _ = self._recv(self.startup_timeout)
         if header is None or header.get("op") != "ready":
             detail = header.get("error") if isinstance(header, dict) else "no answer"
@@ -169,7 +184,7 @@ class SandboxServer:
     def close(self) -> None:
         if self.proc is None:
             return
-        if self.alive:
+        if self.alive and not self._booting:
             try:
                 self._send({"op": "exit"})
                 self.proc.wait(timeout=5)
@@ -196,6 +211,7 @@ class SandboxServer:
             except OSError:
                 pass
         self.proc = None
+        self._booting = False
 
     # -- I/O -------------------------------------------------------------------------------
     def _send(self, header: Any, blobs: list[bytes] | tuple = ()) -> None:
@@ -205,8 +221,7 @@ class SandboxServer:
 
     def _recv(self, timeout: float, max_bytes: int = 2 << 30) -> tuple[Any, list[bytes]]:
         """One message from the server (at most `max_bytes`), or (None, []) on EOF/timeout."""
-        assert self.proc is not None and self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
+        fd = self._reply_fd()
         reader = wire.MessageReader(wire.Caps(max_message_bytes=max_bytes, max_total_array_bytes=2 << 30))
         end = time.monotonic() + timeout
         with selectors.DefaultSelector() as sel:
@@ -224,9 +239,14 @@ class SandboxServer:
                 if msgs:
                     return msgs[0]
 
+    def _reply_fd(self) -> int:
+        assert self.proc is not None and self.proc.stdout is not None
+        return self.proc.stdout.fileno()
+
     def ping(self, modules: bool = False, timeout: float = 10.0) -> dict[str, Any]:
         """A round trip to the server (``modules=True``: list its sys.modules)."""
         self.start()
+        self.ready()
         self._send({"op": "ping", "modules": modules})
         header, _ = self._recv(timeout)
         if header is None:
@@ -249,6 +269,7 @@ class SandboxServer:
                 restarted = "the sandbox server was restarted before this job"
             self._kill()
             self.start()
+        self.ready()
         job_json = job.to_json()
         job_json["probes"] = [{"id": p.id, "probe": p.probe, "timeout": p.timeout} for p in job.probes]
         self.jobs += 1
@@ -278,6 +299,121 @@ class SandboxServer:
         if restarted:
             run = _add_warning(run, restarted)
         return run
+
+
+    def clone(self, timeout: float = 30.0) -> "ServerClone":
+        """A second server forked from this warm one (server.clone), for a job at the same
+        time as this server's: no second torch import or warm-up. Call it only while this
+        server is idle (no job in flight). Raises SandboxError when the clone does not come up."""
+        self.start()
+        return ServerClone(self, timeout)
+
+
+class ServerClone(SandboxServer):
+    """A fork of a running SandboxServer answering on two FIFOs of its own (same config,
+    same hidden folders, same uid pool). It dies with its parent server; a dead clone is
+    not restarted (its jobs come back as "sandbox server died"), the caller drops it."""
+
+    def __init__(self, parent: SandboxServer, timeout: float = 30.0):
+        import tempfile
+
+        self.__dict__.update({k: v for k, v in parent.__dict__.items() if k != "proc"})
+        self.proc = None
+        self.parent = parent
+        self.pid = -1
+        self.starts = self.jobs = 0
+        self._booting = False
+        self._rfd = self._wfd = -1
+        folder = tempfile.mkdtemp(prefix="hw2-grader-clone-")  # 0700: ours alone
+        requests, replies = os.path.join(folder, "requests"), os.path.join(folder, "replies")
+        try:
+            os.mkfifo(requests, 0o600)
+            os.mkfifo(replies, 0o600)
+            # read end first and non-blocking: the clone opens its write end, then its read end
+            self._rfd = os.open(replies, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            parent._send({"op": "clone", "requests": requests, "replies": replies})
+            header, _ = parent._recv(timeout)
+            if not isinstance(header, dict) or header.get("op") != "cloned" or int(header.get("pid", -1)) <= 0:
+                raise SandboxError(f"sandbox server could not clone itself: {header!r}"[:300])
+            self.pid = int(header["pid"])
+            end = time.monotonic() + timeout
+            while self._wfd < 0:
+                try:
+                    self._wfd = os.open(requests, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+                except OSError:  # ENXIO: the clone has not opened its end yet
+                    if time.monotonic() > end or not _running(self.pid):
+                        raise SandboxError("the sandbox server's clone did not open its FIFOs") from None
+                    time.sleep(0.005)
+            os.set_blocking(self._wfd, True)
+            os.set_blocking(self._rfd, True)
+            header, _ = self._recv(timeout)
+            if not isinstance(header, dict) or header.get("op") != "ready":
+                raise SandboxError("the sandbox server's clone did not start")
+            self.facts = {**parent.facts, **header.get("facts", {})}
+        except BaseException:
+            self._kill()
+            raise
+        finally:
+            for path in (requests, replies):  # both ends are open (or given up): the names can go
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+            os.rmdir(folder)
+
+    @property
+    def alive(self) -> bool:
+        return self._rfd >= 0 and self._wfd >= 0 and _running(self.pid)
+
+    def start(self, wait: bool = True) -> None:  # a dead clone stays dead (see the class)
+        return
+
+    def close(self) -> None:
+        if self.alive:
+            try:
+                self._send({"op": "exit"})
+                end = time.monotonic() + 1.0
+                while _running(self.pid) and time.monotonic() < end:
+                    time.sleep(0.005)
+            except OSError:
+                pass
+        self._kill()
+
+    def _kill(self) -> None:
+        if self.pid > 0 and _running(self.pid):
+            try:
+                os.kill(self.pid, 9)  # its children die with it (PR_SET_PDEATHSIG)
+            except OSError:
+                pass
+        for fd in (self._rfd, self._wfd):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._rfd = self._wfd = -1
+
+    def _send(self, header: Any, blobs: list[bytes] | tuple = ()) -> None:
+        wire.write_all(self._wfd, wire.frame(wire.pack_message(header, list(blobs))))
+
+    def _reply_fd(self) -> int:
+        return self._rfd
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` is a live process (not gone, not a zombie: a clone is its server's child, not ours)."""
+    if pid <= 0:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+        return state not in (b"Z", b"X")
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+            return True
+        except OSError:
+            return False
 
 
 def _python_folders() -> list[str]:

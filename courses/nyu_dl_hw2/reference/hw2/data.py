@@ -20,6 +20,7 @@ The semantics follow the notebooks (see ``courses/nyu_dl_hw2/reference/hw2/nb_*.
 
 from __future__ import annotations
 
+import functools
 import string as _string
 
 import numpy as np
@@ -53,6 +54,17 @@ def _rng(seed: int | np.random.SeedSequence) -> np.random.Generator:
 # CNN: horizontal (label 0) vs vertical (label 1) stripes
 # ---------------------------------------------------------------------------
 def cnn_images(n: int, seed: int, size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """See :func:`_cnn_images`; the same (n, seed, size) is drawn once per process (the CNN's
+    checks ask for the same batches for every submission of a batch: ~0.1 s each; sets of
+    more than 16 images at 256 x 256 are not kept) and each caller gets its own copy."""
+    if n * size * size > 16 * 256 * 256:  # large training sets: not kept
+        return _cnn_images.__wrapped__(n, seed, size)
+    X, y = _cnn_images(int(n), int(seed), int(size))
+    return X.copy(), y.copy()
+
+
+@functools.lru_cache(maxsize=8)
+def _cnn_images(n: int, seed: int, size: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """``n`` RGB images ``(n, 3, size, size)`` float32 and labels ``(n,)`` int64 in {0, 1}.
 
     Label 0: horizontal stripes; label 1: vertical stripes. Each image has its own stripe
