@@ -182,7 +182,8 @@ def judge_notebook(plan: NotebookPlan, outcome: RunOutcome, rule: FileRule, chec
     sources, per_check, build_errors = plan.sources, plan.per_check, plan.build_errors
     if problems is not None and outcome.problems:
         problems.extend(Problem(rule.name, text) for text in outcome.problems)
-    if problems is not None and rule.execution_penalty and outcome.facts.failed_cells:
+    if problems is not None and rule.execution_penalty and outcome.facts.failed_cells and not outcome.problems:
+        # (a problem the run reported itself, e.g. the disk quota, already says why)
         problems.append(_failed_cell_problem(rule.name, outcome.facts.failed_cells))
     outcome = RunOutcome(outcome.replies, NotebookFacts(
         cell_sources=sources, executed_ok=outcome.facts.executed_ok,
