@@ -44,7 +44,7 @@ def test_unknown_assignment_is_one_line_and_exit_2():
     result = CliRunner().invoke(main, ["key", "nyu-dl-hw2-1999"])
     assert result.exit_code == 2
     lines = [l for l in result.output.splitlines() if l.strip()]
-    assert len(lines) == 1 and "known: nyu-dl-hw2-2021, nyu-dl-hw2-2022, nyu-dl-hw2-2025" in lines[0]
+    assert len(lines) == 1 and "known: nyu-dl-hw2-2021, nyu-dl-hw2-2022, nyu-dl-hw2-2022fall, nyu-dl-hw2-2024, nyu-dl-hw2-2024fall, nyu-dl-hw2-2025, nyu-dl-hw2-2025fall" in lines[0]
 
 
 def test_list_and_show_json():
