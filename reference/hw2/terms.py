@@ -50,8 +50,8 @@ TERMS = {t.id: t for t in (
     Term("nyu-dl-hw2-2025fall", "CNN_Solution", 1, CLASS_SEQ, False, (2025, 10, 4, 12, 0, 0)),
 )}
 
-# `CNN(` and `` `CNN` `` (class line, constructor calls, the markdown's name); never "CNNs".
-_CNN_NAME = re.compile(r"\bCNN\b(?=[(`])")
+# `CNN(`, `CNN.forward` and `` `CNN` `` (class line, calls, stub messages, the markdown); never "CNNs".
+_CNN_NAME = re.compile(r"\bCNN\b(?=[(`.])")
 
 
 def _renamed(cells: list[Cell], cnn_class: str) -> list[Cell]:

@@ -131,3 +131,22 @@ def test_rnn_version_1_is_the_handouts():
     v2 = terms.notebooks("nyu-dl-hw2-2025", starter=True)["hw2_rnn.ipynb"]
     assert "MAX_DELAY = 12" in "\n".join(c.source for c in v2.cells)
     assert "max_delay" in definitions_source("hw2_rnn.ipynb")
+
+
+def test_solution_zip_passes_the_terms_rules_and_lateness_follows_them(term, tmp_path):
+    from datetime import timedelta
+
+    from grader.precheck import precheck
+
+    ident, a = term
+    path = terms.write_term_solution_zip(ident, tmp_path / "abc1234.zip")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    pc = precheck(path, a, scratch)
+    assert pc.lateness.accepted and pc.lateness.hours_late == 0.0
+    assert list(pc.penalties) == [] and list(pc.problems) == []
+    late = precheck(path, a, tmp_path / "s2", submitted_at=a.deadline + timedelta(hours=30))
+    percent, _, cutoff = EXPECTED[ident][2]
+    assert late.lateness.accepted == (cutoff is None or cutoff > 30)
+    if late.lateness.accepted:  # 30 h late: two started 24 h periods (no rule: 0 %)
+        assert sum(p.percent for p in late.penalties) == 2 * percent
