@@ -79,6 +79,11 @@ BUGS = {
                              cell="class GRUMemory")], (), {"rnn.train"}),
     # Embedding instead of one-hot: a convention, not a bug (the driver finds it).
     "embedding": (RNN, [], (EMBEDDING_GRU,), set()),
+    # A real CNN_Solution took a constructor argument (with a default): not a bug either.
+    "cnn.ctor_argument": (CNN, [Edit("    def __init__(self):\n        super().__init__()\n        # 3x256x256",
+                                     "    def __init__(self, num_classes=2):\n        super().__init__()\n"
+                                     "        # 3x256x256", cell="class CNN_Solution("),
+                                Edit("nn.Linear(32, 2)", "nn.Linear(32, num_classes)")], (), set()),
 }
 
 
