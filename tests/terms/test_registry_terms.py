@@ -121,8 +121,6 @@ def test_solution_zip_and_starters_hold_the_terms_files(term, tmp_path):
 
 
 def test_rnn_version_1_is_the_handouts():
-    from reference.hw2.solutions import definitions_source
-
     nbs = terms.notebooks("nyu-dl-hw2-2022", starter=True)
     rnn = "\n".join(c.source for c in nbs["hw2_rnn.ipynb"].cells)
     assert "MAX_DELAY = 8" in rnn and "SEQ_LENGTH = 20" in rnn and "model = None" in rnn
@@ -130,7 +128,8 @@ def test_rnn_version_1_is_the_handouts():
     assert rnn.count("accuracy > 0.99") == 2
     v2 = terms.notebooks("nyu-dl-hw2-2025", starter=True)["hw2_rnn.ipynb"]
     assert "MAX_DELAY = 12" in "\n".join(c.source for c in v2.cells)
-    assert "max_delay" in definitions_source("hw2_rnn.ipynb")
+    solution = "\n".join(c.source for c in terms.notebooks("nyu-dl-hw2-2022", starter=False)["hw2_rnn.ipynb"].cells)
+    assert "self.max_delay = max_delay" in solution and "self.max_delay = max_delay" not in rnn
 
 
 def test_solution_zip_passes_the_terms_rules_and_lateness_follows_them(term, tmp_path):
@@ -150,3 +149,19 @@ def test_solution_zip_passes_the_terms_rules_and_lateness_follows_them(term, tmp
     assert late.lateness.accepted == (cutoff is None or cutoff > 30)
     if late.lateness.accepted:  # 30 h late: two started 24 h periods (no rule: 0 %)
         assert sum(p.percent for p in late.penalties) == 2 * percent
+
+
+def test_grader_list_and_key_for_every_term():
+    import json
+
+    from click.testing import CliRunner
+
+    from grader.cli import main
+
+    listed = {a["id"]: a for a in json.loads(CliRunner().invoke(main, ["list", "--json"]).output)["assignments"]}
+    for ident in TERM_IDS:
+        assert listed[ident]["valid"] and listed[ident]["checks"] == len(registry.load(ident).checks)
+        result = CliRunner().invoke(main, ["key", ident, "--json"])
+        assert result.exit_code == 0, result.output
+        answers = json.loads(result.output)["answers"]
+        assert answers[0]["id"] == "1.1(a)" and answers[0]["shape"] == THEORY[ident][0]
