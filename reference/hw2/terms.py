@@ -8,8 +8,9 @@ class notebook ``08-seq_classification.ipynb`` or the inlined ``seq_classificati
 and whether it has the MoE notebook. Everything else is shared, so a term adds no code.
 
 The class notebook ``08-seq_classification.ipynb`` (with its ``res/`` helpers) is helper
-*classnb*'s: until its writers are merged, ``class_seq_cells`` stands in with the inlined
-notebook's cells under that name (the same Section 8, runnable without ``res/``).
+*classnb*'s (``nb_seq_class``): ``class_seq_cells`` uses its cells once merged, and until then
+the inlined notebook's cells under that name (the same Section 8, runnable without ``res/``).
+A solution zip of a class-notebook term carries no ``res/``: the grader supplies it.
 """
 
 from __future__ import annotations
@@ -63,8 +64,13 @@ def _renamed(cells: list[Cell], cnn_class: str) -> list[Cell]:
 
 
 def class_seq_cells() -> list[Cell]:
-    """The class seq notebook's cells: the inlined notebook's until classnb's writers land."""
-    return list(nb_seq.CELLS)
+    """The class seq notebook's cells (helper classnb's ``nb_seq_class``); before that module
+    is merged, the inlined notebook's cells stand in (the same Section 8, no ``res/``)."""
+    try:
+        from . import nb_seq_class  # type: ignore[attr-defined]
+    except ImportError:
+        return list(nb_seq.CELLS)
+    return list(nb_seq_class.CELLS)
 
 
 def notebook_cells(term: Term) -> dict[str, list[Cell]]:
