@@ -89,7 +89,8 @@ def main() -> None:
             manual = sum(m.points for m in a.manual)
             files = ", ".join(f.name.removesuffix(".ipynb").removesuffix(".pdf") for f in a.submission.files)
             rows.append((term_id, files, len(a.checks), a.auto_max, manual, out[0], out[1]))
-            print(f"done {term_id}", flush=True)
+            print(f"done {term_id}: reference {out[0][0]:g}/{a.auto_max:g} {out[0][2]}, starter "
+                  f"{out[1][0]:g}/{a.auto_max:g} {out[1][2]}", flush=True)
     print()
     print("| assignment | files | automatic checks / points | manual points | reference score | starter score "
           "| grading time ref / starter |")
