@@ -24,7 +24,7 @@ Grader side (judges, run in the grader's own process):
 Sandbox side (probes, run beside the student's code in the child; a probe module must import
 nothing but torch, numpy, the standard library and this module's sandbox half):
 
-- `probe("name")` registers `fn(ctx, args)`; `ProbeContext`, `ProbeError`, `R` (torch/numpy
+- `probe("name")` registers `fn(ctx, args)`; `driver("name")` a training loop the `train` kind can name; `ProbeContext`, `ProbeError`, `R` (torch/numpy
   functions taken before student code can patch them), `seed_all`.
 
 Theory key: `Answer` (one worked answer) and `KeyConfigError` (a bad value in a `theory:`
@@ -57,6 +57,7 @@ _WHERE = {
     "Alternative": "grader.theory.spec", "ItemSpec": "grader.theory.spec",
     "probe": "grader.sandbox.probes", "ProbeContext": "grader.sandbox.probes", "ProbeError": "grader.sandbox.probes",
     "R": "grader.sandbox.probes", "seed_all": "grader.sandbox.probes",
+    "driver": "grader.sandbox.probes.drivers",
 }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from grader.api import ProbeContext, ProbeError, R, probe, seed_all
+from grader.api import ProbeContext, ProbeError, R, driver, probe, seed_all
 
 _Loss = torch.nn.modules.loss._Loss
 _as_float = float
@@ -170,3 +170,68 @@ def _call(module: Any, x: Any, what: str, errors: dict[str, str]) -> Any:
     except Exception as exc:  # noqa: BLE001 - the student's forward failed: say how
         errors[what] = f"{R.type_(exc).__name__}: {str(exc)[:300]}"
         return None
+
+
+# --------------------------------------------------------------------------- RNN version 1
+# The version-1 handout (Spring 2021 .. Spring 2024, Fall 2025) has no training function:
+# students train in notebook cells, which the grader does not run. The `echo_loop` driver
+# trains the student's model the course's way (cross entropy over every position, Adam) in
+# the student's input convention, so the training checks grade whether the model learns.
+
+
+_CrossEntropy = torch.nn.CrossEntropyLoss
+_Adam = torch.optim.Adam
+_one_hot = torch.nn.functional.one_hot
+
+
+def _echo_logits(model: Any, seq: Any, extra: list, convention: str) -> Any:
+    x = _one_hot(seq.long(), 27).float() if convention == "onehot" else seq
+    return model(x, *extra)
+
+
+@driver("echo_loop")
+def echo_loop(ctx: ProbeContext, model: Any, loader: Any, args: dict) -> dict:
+    """Batches of (seq, target) or (seq, delay, target) int tensors; per batch one Adam step
+    on the cross entropy of ``model(x[, delays])`` against ``target`` at every position.
+    ``x`` is one-hot (the handout) or, if the model does not take that, the indices
+    (``nn.Embedding`` models): the first convention giving (batch, seq, 27) logits is kept.
+    args: ``lr`` (default 3e-3), ``max_epochs``.
+    """
+    criterion = _CrossEntropy()
+    optimizer = _Adam(R.module_parameters(model), lr=float(args.get("lr", 3e-3)))
+    R.module_train(model)
+    convention = None
+    steps = epochs = 0
+    last = None
+    for _ in range(int(args.get("max_epochs", 10_000))):
+        epochs += 1
+        for batch in loader:
+            seq, *extra, target = batch
+            if convention is None:
+                errors = []
+                for name in ("onehot", "indices"):
+                    try:
+                        out = _echo_logits(model, seq, extra, name)
+                    except Exception as exc:  # noqa: BLE001 - not this convention
+                        errors.append(f"{name}: {R.type_(exc).__name__}: {exc}")
+                        continue
+                    if R.is_tensor(out) and tuple(out.shape) == (*tuple(seq.shape), 27):
+                        convention = name
+                        break
+                    errors.append(f"{name}: output {tuple(getattr(out, 'shape', ()))}")
+                if convention is None:
+                    raise ProbeError("the model maps neither one-hot letters nor indices to (batch, seq, 27) "
+                                     "logits: " + "; ".join(errors))
+            logits = _echo_logits(model, seq, extra, convention)
+            loss = criterion(logits.reshape(-1, 27), target.reshape(-1).long())
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            steps += 1
+            last = loss
+        if loader.exhausted:
+            break
+    out: dict[str, Any] = {"steps": steps, "epochs": epochs, "convention": convention or ""}
+    if R.is_tensor(last):
+        out["last_loss"] = float(R.tensor_detach(last))
+    return out

@@ -10,6 +10,10 @@
 
 The cell sources themselves live in ``nb_moe.py``, ``nb_cnn.py``, ``nb_rnn.py`` and
 ``nb_seq.py`` (one copy of the code, shared by notebooks and in-process loading).
+
+Other terms: ``terms`` picks each NYU term's notebook versions (CNN or CNN_Solution, the
+RNN notebook's version 1 in ``nb_rnn_v1.py`` or version 2, the seq notebook, MoE) and
+writes its solution zip and starters; ``judges_v1`` judges what only version 1 asks.
 """
 
 from .metrics import echo_score, spikes

@@ -206,21 +206,24 @@ def write_solutions(out_dir: Path) -> list[Path]:
 
 
 def write_solution_zip(out_zip: Path, net_id: str = "abc1234",
-                       date_time: tuple[int, int, int, int, int, int] = DEFAULT_ZIP_TIME) -> Path:
+                       date_time: tuple[int, int, int, int, int, int] = DEFAULT_ZIP_TIME,
+                       notebooks: dict[str, nbformat.NotebookNode] | None = None) -> Path:
     """Write a correctly named full-score submission and return its path.
 
     ``out_zip`` is either the zip's path (then its name should be ``<net_id>.zip``) or an
     existing folder (then ``<folder>/<net_id>.zip`` is written). The zip holds exactly
-    hw2_theory.pdf and the four notebooks, at its root, each entry dated ``date_time``.
+    hw2_theory.pdf and the four notebooks (or ``notebooks``: another term's), at its root,
+    each entry dated ``date_time``.
     """
+    nbs = solution_notebooks() if notebooks is None else notebooks
     out_zip = Path(out_zip)
     if out_zip.is_dir():
         out_zip = out_zip / f"{net_id}.zip"
     out_zip.parent.mkdir(parents=True, exist_ok=True)
     entries = {THEORY_PDF: theory_pdf_bytes()}
-    entries.update({name: nbformat.writes(nb).encode("utf-8") for name, nb in solution_notebooks().items()})
+    entries.update({name: nbformat.writes(nb).encode("utf-8") for name, nb in nbs.items()})
     with zipfile.ZipFile(out_zip, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name in SUBMISSION_FILES:
+        for name in entries:
             info = zipfile.ZipInfo(name, date_time=date_time)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
