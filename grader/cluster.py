@@ -180,7 +180,7 @@ def run_on_cluster(address: str, todo: list, assignment: Any, options: Any,
         batch = uuid.uuid4().hex[:8]  # keys unique per batch and per item, even for two copies of one zip
         for i, item in enumerate(todo):
             fut = client.submit(grade_task, item.zip_path.name, item.zip_path.read_bytes(), pure=False,
-                                retries=TASK_RETRIES, key=f"hw2-grade-{batch}-{i}-{item.cache_key[:12]}")
+                                retries=TASK_RETRIES, key=f"grade-{batch}-{i}-{item.cache_key[:12]}")
             futures[fut] = item
         for fut in as_completed(list(futures)):
             item = futures[fut]

@@ -99,7 +99,7 @@ def load_merged(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any]
         return data, lines
     if not isinstance(parent, str):
         file, line = lines.get(("extends",), (path.name, None))
-        raise RegistryError([RegistryProblem(file, "extends", "must be a file name", "e.g. `extends: _hw2-base.yaml`", line)])
+        raise RegistryError([RegistryProblem(file, "extends", "must be a file name", "e.g. `extends: _base.yaml`", line)])
     parent_path = path.parent / parent
     if not parent_path.is_file():
         file, line = lines.get(("extends",), (path.name, None))

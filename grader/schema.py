@@ -327,7 +327,7 @@ class Assignment:
     @classmethod
     def _id(cls, value: str) -> str:
         if not ASSIGNMENT_ID.fullmatch(value):
-            raise RegistryIssue(f"`{value}` is not a plain id", "use lowercase letters, digits, '-', e.g. nyu-dl-hw2-2025")
+            raise RegistryIssue(f"`{value}` is not a plain id", "use lowercase letters, digits, '-', e.g. my-course-hw3")
         return value
 
     @field_validator("solution", "starter")
@@ -335,7 +335,7 @@ class Assignment:
     def _reference(cls, value: str) -> str:
         if value and not REFERENCE.fullmatch(value):
             raise RegistryIssue(f"`{value}` is not a `package.module:function` reference",
-                                "e.g. nyu_dl_hw2.reference.hw2.notebooks:write_solution_zip")
+                                "e.g. my_course.reference.notebooks:write_solution_zip")
         return value
 
     @field_validator("deadline", mode="before")

@@ -83,7 +83,7 @@ def grade_folder(root: Path) -> tuple[Any, dict[str, Any], list[str]]:
     extensions = {stem: Extension(stem, extra_hours=meta.extension_hours)} if meta.extension_hours > 0 else None
     options = Options(submitted_at=meta.submitted_at or assignment.deadline, extensions=extensions,
                       seed=int(config.get("seed", Options.seed)), starters=starters)
-    with tempfile.TemporaryDirectory(prefix="hw2-gradescope-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="grader-gradescope-") as tmp:
         zip_path = pack_submission(root / "submission", Path(tmp) / f"{stem}.zip")
         # The whole root is hidden from student code (the Python installation under it is bound
         # back read-only by the sandbox): the seed and references in source/, and the metadata,
