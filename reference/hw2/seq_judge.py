@@ -247,6 +247,11 @@ class SeqTraining:
         snap = replies.get("snap")
         if snap is None or not snap.ok:
             return Verdict(0.0, f"recording the training failed: {snap.error if snap else 'not run'}", "error")
+        cut = [c for c in getattr(ctx.notebook, "failed_cells", ()) if ": timeout" in c]
+        if cut:
+            return Verdict(0.0, f"timeout: the notebook's run was cut by the sandbox's cell time limit ({cut[0][:200]}); "
+                                f"Section 8's training (~20 s of CPU the course's way) did not finish, so its "
+                                f"spikes cannot be judged: regrade on a less loaded machine", "error")
         timed_out = [k for k, r in sorted(replies.items()) if k != "snap" and _timed_out(r)]
         if timed_out:
             # the wall-clock safety net, not a budget: a run cut short says nothing about spikes

@@ -97,7 +97,8 @@ class _Dataset:
 
 
 class BudgetLoader:
-    """A DataLoader-like iterable over grader arrays that stops when time is up."""
+    """A DataLoader-like iterable over grader arrays that stops when its budget is spent
+    (`max_batches`, or `deadline` on the `_cpu` clock: the process's CPU time)."""
 
     def __init__(self, fields: list[str], arrays: dict[str, Any], batch_size: int, shuffle: bool, seed: int,
                  deadline: float, batch_format: str = "list", drop_last: bool = False,
