@@ -296,26 +296,39 @@ def accuracy_verdict(params: Mapping[str, Any], runs: list[SeqRun]) -> Verdict:
                                                              "over the last part of training"))
 
 
+def _deciding(climbs: list[float], frac: float, lucky: int, allowed: int) -> float:
+    """The climb that decided the verdict (`climbs` ascending; margin = its distance to the
+    threshold): for full marks the (allowed + 1)-th largest, which had to stay below it; for
+    nothing the (lucky + 1)-th smallest, which had to reach it; else the median."""
+    if frac >= 1.0:
+        return climbs[max(0, len(climbs) - 1 - allowed)]
+    if frac <= 0.0 and len(climbs) > lucky:
+        return climbs[lucky]
+    return float(np.median(climbs))
+
+
 def spike_verdict(params: Mapping[str, Any], runs: list[SeqRun]) -> Verdict:
     """seq.no_spikes without the change report: points for the clean runs beyond the `lucky` first."""
     climb = float(params.get("climb", 0.3))
     lucky = int(params.get("lucky", 1))
+    allowed = int(params.get("spiky_allowed", 0))
     judged = [r for r in runs if r.error or r.learned]  # a run that could not be re-run earns nothing
     clean = sum(r.clean for r in judged)
     worst = sorted(math.inf if r.error else r.top for r in judged)
     if not any(r.learned for r in judged):
         frac, value = 0.0, 0.0
     else:
-        frac = max(0, clean - lucky) / (len(judged) - lucky) if len(judged) > lucky else 0.0
-        # the value that decided: every judged run below the threshold (full marks),
-        # the lucky-th largest above it (nothing), else the median; margin = distance to `climb`
-        value = worst[-1] if clean == len(judged) else worst[-1 - lucky] if frac == 0 and len(worst) > lucky \
-            else float(np.median(worst))
+        # (clean - lucky) of (judged - lucky - allowed) runs: with 3 runs, lucky 1 and one spiky
+        # run allowed, a majority vote (2 or 3 clean: full; 1 or 0: nothing)
+        span = len(judged) - lucky - allowed
+        frac = min(1.0, max(0, clean - lucky) / span) if span > 0 else float(clean == len(judged))
+        value = _deciding(worst, frac, lucky, allowed)
     course = params.get("course", "")
     head = (f"{clean} of {len(runs)} runs of your Section 8 procedure without a loss spike"
             + (f" ({len(judged)} judged: a run that never learned is left out)" if len(judged) < len(runs) else "")
             + (f"; the course's procedure: {course}" if course else "")
-            + (f"; points: (clean runs - {lucky}) / (judged runs - {lucky}), as a clean run can be luck" if lucky else "")
+            + (f"; points: (clean runs - {lucky}) / (judged runs - {lucky + allowed}), at most full: a clean run "
+               f"can be luck" + (f", and {allowed} spiky run can be chaos" if allowed else "") if lucky else "")
             + ". ")
     if not any(r.learned for r in judged):
         head = f"no run of your Section 8 procedure learned (loss never below " \

@@ -36,6 +36,20 @@ def test_spike_points_by_runs(curves, points):
     assert v.measure is not None and v.measure.bounds == (0.3,)
 
 
+@pytest.mark.parametrize("curves,points,value", [
+    ((SMOOTH, SMOOTH, SMOOTH), 1.0, 0.0),
+    ((SMOOTH, SMOOTH, SPIKY), 1.0, 0.0),  # one spiky run of three: chaos, not the procedure
+    ((SMOOTH, SPIKY, SPIKY), 0.0, 1.5),  # most runs spike
+    ((SPIKY, SPIKY, SPIKY), 0.0, 1.5),
+])
+def test_one_spiky_run_allowed_is_a_majority_vote(curves, points, value):
+    params = dict(PARAMS, spiky_allowed=1)
+    v = spike_verdict(params, [run(f"r{i}", c) for i, c in enumerate(curves)])
+    assert v.fraction == pytest.approx(points), v.message
+    assert v.measure.value == pytest.approx(value, abs=0.1)  # the deciding run: its climb
+    assert "(judged runs - 2)" in v.message
+
+
 def test_spike_message_names_the_spike_and_a_failed_rerun():
     runs = [run("the notebook's run", SPIKY), run("seed 2", SMOOTH), SeqRun("seed 3", error="the procedure could not "
                                                                               "be re-run: AssertionError")]
