@@ -20,10 +20,13 @@ curve cannot decide. What does not flip is how *often* a procedure spikes:
   not counted either.
 * **Score by runs**: a run is judged when it learned something (loss below ``learned`` x
   ln 4; a run stuck on the plateau is no evidence either way, and if no run learned the
-  check fails; a run that could not be re-run counts and is not clean). ``seq.no_spikes`` earns ``(clean - lucky) / (judged - lucky)`` of its
-  points, ``clean`` being the judged runs without a spike: one clean run can be luck (the
-  course's own procedure has runs with few spikes), so with three runs: all clean -> full,
-  two -> half, one or none -> nothing. Calibration (benchmarks/calibrate_seq.py, numbers
+  check fails; a run that could not be re-run counts and is not clean). ``seq.no_spikes`` earns
+  ``(clean - lucky) / (judged - lucky - spiky_allowed)`` of its points (at most all),
+  ``clean`` being the judged runs without a spike: one clean run can be luck (the course's
+  own procedure has runs with few spikes), and one spiky run of a smooth procedure can be
+  chaos (the reference's procedure spiked in one of three runs with two torch threads, in
+  issue 9's run), so with three runs, ``lucky: 1`` and ``spiky_allowed: 1`` it is a
+  majority vote: two or three clean -> full, one or none -> nothing. Calibration (benchmarks/calibrate_seq.py, numbers
   in the registry) found the course's procedure spiking in 9 of 9 runs over three kernel
   variants (largest climbs 0.46 to 3.41 of the way back) and the smooth fixes' runs
   (the reference, AdamW + clip-value) at most 0.13: the threshold sits in the middle, and
@@ -290,7 +293,7 @@ def accuracy_verdict(params: Mapping[str, Any], runs: list[SeqRun]) -> Verdict:
     frac = min(1.0, max(0.0, (value - zero) / (full - zero)))
     per_run = ", ".join(f"{r.label} {r.held_accuracy(tail):.3f}" for r in runs)
     return Verdict(frac, f"accuracy held over the last {100 * tail:.0f} % of training, median over {len(runs)} "
-                         f"runs: {value:.3f} ({per_run}; full marks at {full:g}, none at {zero:g}; recomputed "
+                         f"run{'s' if len(runs) != 1 else ''}: {value:.3f} ({per_run}; full marks at {full:g}, none at {zero:g}; recomputed "
                          f"on grader data)",
                    measure=Measure(value, (zero, full), name="median over runs of the lowest accuracy "
                                                              "over the last part of training"))
