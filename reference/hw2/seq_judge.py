@@ -36,10 +36,15 @@ curve cannot decide. What does not flip is how *often* a procedure spikes:
   spikes now and then (cosine + clip-norm 1.0: 3 of 6 runs, climbs 0.07 to 0.78) may
   earn nothing on one machine and half on another: such a procedure is chaotic itself,
   and the message shows every run so a TA can see why.
-* ``seq.accuracy`` is judged on the same runs: the median over runs of the accuracy
-  held over the last ``tail`` of training (the lowest point there). The course's runs
-  often *end* near 100 % between two spikes (issue 9: the starter passed a final-accuracy
-  check), but spike somewhere in the last quarter; one unlucky run of a fix is not fatal.
+* ``seq.accuracy`` is judged on the same runs: the median over runs of the accuracy each
+  run *held*: its lowest accuracy from the moment it first reached ``reach`` (the task
+  learned) to the end; a run that never reached it, its lowest over the last ``tail``.
+  The course's runs often *end* near 100 % between two spikes, and may have no spike in
+  the last quarter (with two torch threads its notebook's run held 0.87 there: issue 9's
+  starter earned a last-quarter accuracy check), but every course spike comes after the
+  task was learned (it is a jump from a loss near 0) and drops the accuracy to ~25 %: held
+  from ``reach`` on, it does not depend on *when* the spike falls. One unlucky run of a
+  fix is not fatal (the median).
 
 The feedback lists what the student changed in the procedure (seq_changes.py).
 """
@@ -91,10 +96,15 @@ class SeqRun:
                    learned=min(losses, default=math.inf) <= float(params.get("learned", 0.75)) * LN4,
                    top=worst_climb(losses, LN4, armed))
 
-    def held_accuracy(self, tail: float) -> float:
-        """The lowest accuracy over the last `tail` of the run (0.0 for a failed run)."""
+    def held_accuracy(self, tail: float, reach: float | None = None) -> float:
+        """The lowest accuracy from the first point at or above `reach` to the end; for a run
+        that never got there (or without `reach`), over the last `tail` of the run (0.0 for a
+        failed run)."""
         if self.error or not self.accs:
             return 0.0
+        first = next((i for i, a in enumerate(self.accs) if a >= reach), None) if reach is not None else None
+        if first is not None:
+            return min(self.accs[first:])
         k = max(1, int(round(len(self.accs) * tail)))
         return min(self.accs[-k:])
 
@@ -285,18 +295,20 @@ class SeqTraining:
 
 
 def accuracy_verdict(params: Mapping[str, Any], runs: list[SeqRun]) -> Verdict:
-    """seq.accuracy: the median over runs of the accuracy held over the last `tail` of training."""
+    """seq.accuracy: the median over runs of the accuracy each run held once it reached `reach`."""
     tail = float(params.get("tail", 0.25))
+    reach = float(params["reach"]) if params.get("reach") is not None else None
     zero, full = float(params["thresholds"]["zero"]), float(params["thresholds"]["full"])
-    held = sorted(r.held_accuracy(tail) for r in runs)
+    held = sorted(r.held_accuracy(tail, reach) for r in runs)
     value = float(np.median(held))
     frac = min(1.0, max(0.0, (value - zero) / (full - zero)))
-    per_run = ", ".join(f"{r.label} {r.held_accuracy(tail):.3f}" for r in runs)
-    return Verdict(frac, f"accuracy held over the last {100 * tail:.0f} % of training, median over {len(runs)} "
-                         f"run{'s' if len(runs) != 1 else ''}: {value:.3f} ({per_run}; full marks at {full:g}, none at {zero:g}; recomputed "
-                         f"on grader data)",
-                   measure=Measure(value, (zero, full), name="median over runs of the lowest accuracy "
-                                                             "over the last part of training"))
+    per_run = ", ".join(f"{r.label} {r.held_accuracy(tail, reach):.3f}" for r in runs)
+    how = (f"the lowest accuracy once it first reached {reach:g} (a run that never did: over the last "
+           f"{100 * tail:.0f} % of training)" if reach is not None else
+           f"accuracy held over the last {100 * tail:.0f} % of training")
+    return Verdict(frac, f"{how}, median over {len(runs)} run{'s' if len(runs) != 1 else ''}: {value:.3f} "
+                         f"({per_run}; full marks at {full:g}, none at {zero:g}; recomputed on grader data)",
+                   measure=Measure(value, (zero, full), name="median over runs of the accuracy held once reached"))
 
 
 def _deciding(climbs: list[float], frac: float, lucky: int, allowed: int) -> float:
