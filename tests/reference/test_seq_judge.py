@@ -69,3 +69,18 @@ def test_accuracy_is_the_median_of_the_accuracy_held_at_the_end():
     v = accuracy_verdict(PARAMS, dips)
     assert v.fraction == 0.0 and v.measure.value == pytest.approx(0.25)  # ends at 1.0, but did not hold it
     assert "median over 3 runs: 0.250" in v.message
+
+
+def test_accuracy_held_once_reached_catches_a_spike_wherever_it_falls():
+    """The course's spikes come after the task is learned: held from `reach` on, a run whose
+    spike falls before the last quarter holds no more than one whose spike falls in it."""
+    early = [0.3, 0.5, 0.95, 0.99, 0.25, 0.9, 0.99, 1.0, 1.0, 1.0, 1.0, 1.0]  # spike mid-run, ends high
+    params = dict(PARAMS, reach=0.9)
+    runs = [run("a", SPIKY, early), run("b", SPIKY, DIP), run("c", SMOOTH, HIGH)]
+    assert accuracy_verdict(PARAMS, runs[:1]).fraction == 1.0  # the last quarter alone misses it
+    v = accuracy_verdict(params, runs)
+    assert v.fraction == 0.0 and v.measure.value == pytest.approx(0.25), v.message
+    assert "the lowest accuracy once it first reached 0.9" in v.message
+    slow = [0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.86, 0.87]  # never reaches 0.9: its last quarter
+    assert run("s", SMOOTH, slow).held_accuracy(0.25, 0.9) == pytest.approx(0.85)
+    assert accuracy_verdict(params, [run("c", SMOOTH, HIGH)] * 3).fraction == 1.0
