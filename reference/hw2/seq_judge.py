@@ -184,6 +184,12 @@ class SeqTraining:
         seeds = params.get("seeds", [])
         if not isinstance(seeds, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
             problems.append(("seeds", "must be a list of integers", "e.g. seeds: [2, 3]"))
+        for key, kind in (("spiky_allowed", int), ("lucky", int), ("reach", float)):
+            v = params.get(key)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0
+                                  or (kind is int and not isinstance(v, int))):
+                problems.append((key, f"must be a non-negative {'integer' if kind is int else 'number'}",
+                                 f"e.g. {key}: {1 if kind is int else 0.9}"))
         if params.get("part") == "accuracy" and not isinstance(params.get("thresholds"), Mapping):
             problems.append(("thresholds", "missing", "e.g. {zero: 0.5, full: 0.95}"))
         return problems
@@ -262,9 +268,9 @@ class SeqTraining:
             return Verdict(0.0, f"recording the training failed: {snap.error if snap else 'not run'}", "error")
         cut = [c for c in getattr(ctx.notebook, "failed_cells", ()) if ": timeout" in c]
         if cut:
-            return Verdict(0.0, f"timeout: the notebook's run was cut by the sandbox's cell time limit ({cut[0][:200]}); "
-                                f"Section 8's training (~20 s of CPU the course's way) did not finish, so its "
-                                f"spikes cannot be judged: regrade on a less loaded machine", "error")
+            return Verdict(0.0, f"timeout: a cell of the notebook's run hit the sandbox's time limit ({cut[0][:200]}); "
+                                f"the run was cut short (Section 8's training takes ~30 s of CPU the course's "
+                                f"way), so its spikes cannot be judged", "error")
         timed_out = [k for k, r in sorted(replies.items()) if k != "snap" and _timed_out(r)]
         if timed_out:
             # the wall-clock safety net, not a budget: a run cut short says nothing about spikes

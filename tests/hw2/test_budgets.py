@@ -76,4 +76,4 @@ def test_a_seq_rerun_cut_by_its_time_limit_is_a_timeout_verdict():
 def test_a_seq_notebook_run_cut_by_the_cell_limit_is_a_timeout_verdict():
     facts = NotebookFacts(executed_ok=False, failed_cells=("cell 9: timeout: time limit of 120 s exceeded",))
     v = _seq_judge({"snap": Reply(True, []), "seed2": Reply(True, {"steps": [0, 0]})}, Context(seed=7, notebook=facts))
-    assert v.fraction == 0.0 and v.status == "error" and v.message.startswith("timeout: the notebook's run was cut")
+    assert v.fraction == 0.0 and v.status == "error" and v.message.startswith("timeout: a cell of the notebook's run hit")

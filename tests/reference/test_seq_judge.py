@@ -84,3 +84,12 @@ def test_accuracy_held_once_reached_catches_a_spike_wherever_it_falls():
     slow = [0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.86, 0.87]  # never reaches 0.9: its last quarter
     assert run("s", SMOOTH, slow).held_accuracy(0.25, 0.9) == pytest.approx(0.85)
     assert accuracy_verdict(params, [run("c", SMOOTH, HIGH)] * 3).fraction == 1.0
+
+
+def test_validate_rejects_bad_vote_and_reach_settings():
+    from reference.hw2.seq_judge import SeqTraining
+
+    ok = dict(PARAMS, part="accuracy", seeds=[2, 3], spiky_allowed=1, reach=0.9)
+    assert SeqTraining().validate(ok) == []
+    bad = dict(ok, spiky_allowed=0.5, reach="high", lucky=True)
+    assert {k for k, _, _ in SeqTraining().validate(bad)} == {"spiky_allowed", "reach", "lucky"}
