@@ -2,7 +2,7 @@
 
 The child gets training arrays and a loader that stops yielding after `max_batches` (the
 deterministic budget: same data, same seed, same number of steps, same score) or, as a
-safety net, after `budget_seconds` of the child's CPU time (not wall time: a loaded machine
+safety net, after `budget_seconds` of CPU time of the child's training thread (not wall time: a loaded machine
 does not spend it; a run cut short by it is a clear "timeout" verdict, never a score); so a student's loop of any shape (one pass, several
 epochs, globals such as BATCH_SIZE) is bounded without being killed. Then the child runs
 the model on hidden *inputs*; the labels never leave the grader, which computes the

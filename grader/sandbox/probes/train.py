@@ -26,8 +26,8 @@ args::
 
 The loader (:class:`BudgetLoader`) is what bounds a student's own epoch loop without
 killing it: ``len()`` works, it can be iterated again and again, and once the budget is
-spent (``max_batches`` batches drawn in all: deterministic; or ``budget_seconds`` of the
-child's CPU time, all its threads: the safety net, which the load of the machine does not
+spent (``max_batches`` batches drawn in all: deterministic; or ``budget_seconds`` of CPU
+time of the thread that trains: the safety net, which the load of the machine does not
 spend; the grader judges a run it cut short as a timeout) every iteration ends at once. The probe's own timeout (set by the grader, above the
 budget) is the hard limit.
 
@@ -72,7 +72,10 @@ from .drivers import DRIVERS
 _randperm = torch.randperm
 _Generator = torch.Generator
 _monotonic = time.monotonic
-_cpu = time.process_time  # the budget's clock: CPU time is not spent by other processes' load
+# the budget's clock: CPU time of the thread that draws the batches (the student's loop), so
+# other processes' load does not spend it, and neither do torch's worker threads (the same
+# budget for 1 or 4 threads)
+_cpu = time.thread_time
 _load_state_dict = torch.nn.Module.load_state_dict
 
 
