@@ -117,7 +117,7 @@ def table(rows: list[dict]) -> None:
     climb, tail = float(ps["climb"]), float(pa.get("tail", 0.25))
     print(f"\nthresholds: spike = climb >= {climb:g} of the way back to ln 4 once the loss is below {ps['armed']} x ln 4"
           f" (runs judged when below {ps['learned']} x ln 4, lucky runs {ps.get('lucky', 1)}, spiky runs allowed "
-          f"{ps.get('spiky_allowed', 0)}); accuracy held once reached {pa.get('reach')} (else over the last {tail:g}): zero {pa['thresholds']['zero']}, full {pa['thresholds']['full']}")
+          f"{ps.get('spiky_allowed', 0)}); accuracy held over the last {tail:g} (spiky runs: from {pa.get('reach')}): zero {pa['thresholds']['zero']}, full {pa['thresholds']['full']}")
     print(f"{'procedure':22s} {'variant':9s} {'s':>5s}  {'no_spikes':>9s} {'value':>6s} {'margin':>6s}  "
           f"{'accuracy':>8s} {'value':>6s} {'margin':>6s}  runs: spikes/largest climb/held accuracy")
     by_proc: dict[str, list[tuple[dict, list]]] = {}

@@ -37,13 +37,15 @@ curve cannot decide. What does not flip is how *often* a procedure spikes:
   earn nothing on one machine and half on another: such a procedure is chaotic itself,
   and the message shows every run so a TA can see why.
 * ``seq.accuracy`` is judged on the same runs: the median over runs of the accuracy each
-  run *held*: its lowest accuracy from the moment it first reached ``reach`` (the task
-  learned) to the end; a run that never reached it, its lowest over the last ``tail``.
+  run *held*: its lowest accuracy over the last ``tail`` of training, and for a run with a
+  loss spike, from the moment it first reached ``reach`` (the task learned) to the end.
   The course's runs often *end* near 100 % between two spikes, and may have no spike in
   the last quarter (with two torch threads its notebook's run held 0.87 there: issue 9's
   starter earned a last-quarter accuracy check), but every course spike comes after the
-  task was learned (it is a jump from a loss near 0) and drops the accuracy to ~25 %: held
-  from ``reach`` on, it does not depend on *when* the spike falls. One unlucky run of a
+  task was learned (a jump from a loss near 0) and drops the accuracy to ~25 %: held from
+  ``reach`` on, it counts wherever it falls. A run without a spike is judged on its last
+  quarter only: its relapses while still learning (the reference's seed-2 run, one
+  thread: 0.43 after first reaching 0.9) are no spike here either. One unlucky run of a
   fix is not fatal (the median).
 
 The feedback lists what the student changed in the procedure (seq_changes.py).
@@ -97,12 +99,14 @@ class SeqRun:
                    top=worst_climb(losses, LN4, armed))
 
     def held_accuracy(self, tail: float, reach: float | None = None) -> float:
-        """The lowest accuracy from the first point at or above `reach` to the end; for a run
-        that never got there (or without `reach`), over the last `tail` of the run (0.0 for a
-        failed run)."""
+        """The lowest accuracy over the last `tail` of the run; for a run with a loss spike
+        (given `reach`), from the first point at or above `reach` to the end, so that a spike
+        counts wherever it falls (0.0 for a failed run). Relapses of a run without a spike,
+        while it is still learning, are not counted, as in `spikes`."""
         if self.error or not self.accs:
             return 0.0
-        first = next((i for i, a in enumerate(self.accs) if a >= reach), None) if reach is not None else None
+        first = next((i for i, a in enumerate(self.accs) if a >= reach), None) \
+            if reach is not None and self.spikes else None
         if first is not None:
             return min(self.accs[first:])
         k = max(1, int(round(len(self.accs) * tail)))
@@ -301,7 +305,7 @@ class SeqTraining:
 
 
 def accuracy_verdict(params: Mapping[str, Any], runs: list[SeqRun]) -> Verdict:
-    """seq.accuracy: the median over runs of the accuracy each run held once it reached `reach`."""
+    """seq.accuracy: the median over runs of the accuracy each run held (SeqRun.held_accuracy)."""
     tail = float(params.get("tail", 0.25))
     reach = float(params["reach"]) if params.get("reach") is not None else None
     zero, full = float(params["thresholds"]["zero"]), float(params["thresholds"]["full"])
@@ -309,12 +313,12 @@ def accuracy_verdict(params: Mapping[str, Any], runs: list[SeqRun]) -> Verdict:
     value = float(np.median(held))
     frac = min(1.0, max(0.0, (value - zero) / (full - zero)))
     per_run = ", ".join(f"{r.label} {r.held_accuracy(tail, reach):.3f}" for r in runs)
-    how = (f"the lowest accuracy once it first reached {reach:g} (a run that never did: over the last "
-           f"{100 * tail:.0f} % of training)" if reach is not None else
+    how = (f"accuracy held over the last {100 * tail:.0f} % of training (a run with a loss spike: from "
+           f"the point it first reached {reach:g})" if reach is not None else
            f"accuracy held over the last {100 * tail:.0f} % of training")
     return Verdict(frac, f"{how}, median over {len(runs)} run{'s' if len(runs) != 1 else ''}: {value:.3f} "
                          f"({per_run}; full marks at {full:g}, none at {zero:g}; recomputed on grader data)",
-                   measure=Measure(value, (zero, full), name="median over runs of the accuracy held once reached"))
+                   measure=Measure(value, (zero, full), name="median over runs of the accuracy held (spiky runs: once reached)"))
 
 
 def _deciding(climbs: list[float], frac: float, lucky: int, allowed: int) -> float:
