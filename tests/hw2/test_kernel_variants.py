@@ -7,7 +7,8 @@ sandbox server alike, as on another machine).
   SSE4.1, MKL in its COMPATIBLE branch, one torch thread: the oldest x86-64 machine.
 * `avx2-t2`: AVX2 kernels everywhere, two torch threads: a common laptop.
 
-Under both, the reference gets every automatic point, the starter only the provided-code
+Under both, the reference gets every automatic point (except, under avx2-t2, its seq training
+checks: an expected failure, issue 9, see SEQ_OPEN), the starter only the provided-code
 points, every check keeps the same verdict, and the JSON's provenance says which kernels
 the sandbox child really ran. The registry is the quick test registry (quick.yaml: small
 training budgets, one run of seq_classification's Section 8), so the four gradings (run at
