@@ -298,7 +298,8 @@ class SeqTraining:
                 cells = [str(c) for c in r.value["sources"]]
                 break
         if not cells:
-            return "Changes to the training procedure: unknown (the training could not be re-run)."
+            why = "no re-run was asked" if len(replies) <= 1 else "the training could not be re-run"
+            return f"Changes to the training procedure: unknown ({why})."
         found = describe_changes(cells, ctx.notebook.cell_sources)
         return ("Changes to the course's training procedure: " + "; ".join(found) + "."
                 if found else "No change to the course's training procedure found in the code.")
