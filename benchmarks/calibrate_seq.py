@@ -40,7 +40,7 @@ VARIANTS = {
     "native": {},
     "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"},
     "portable": {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41", "MKL_CBWR": "COMPATIBLE"},
-    "threads2": {"HW2_GRADER_THREADS": "2"},
+    "threads2": {"HW2_GRADER_TORCH_THREADS": "2"},
 }
 NAME = "seq_classification.ipynb"
 
@@ -51,6 +51,10 @@ def _notebook(procedure: str):
 
     if procedure == "reference":
         return solution_notebooks()[NAME]
+    if procedure.startswith("bug:"):  # a planted bug of tests/hw2/test_planted_bugs.py
+        from tests.hw2.test_planted_bugs import ALL_BUGS
+
+        return next(b for b in ALL_BUGS if b.name == procedure[4:]).notebook_source()
     return PROCEDURES[procedure].notebook()
 
 
@@ -112,8 +116,8 @@ def table(rows: list[dict]) -> None:
     ps, pa = params["seq.no_spikes"], params["seq.accuracy"]
     climb, tail = float(ps["climb"]), float(pa.get("tail", 0.25))
     print(f"\nthresholds: spike = climb >= {climb:g} of the way back to ln 4 once the loss is below {ps['armed']} x ln 4"
-          f" (runs judged when below {ps['learned']} x ln 4, lucky runs {ps.get('lucky', 1)}); accuracy held over the "
-          f"last {tail:g}: zero {pa['thresholds']['zero']}, full {pa['thresholds']['full']}")
+          f" (runs judged when below {ps['learned']} x ln 4, lucky runs {ps.get('lucky', 1)}, spiky runs allowed "
+          f"{ps.get('spiky_allowed', 0)}); accuracy held over the last {tail:g} (spiky runs: from {pa.get('reach')}): zero {pa['thresholds']['zero']}, full {pa['thresholds']['full']}")
     print(f"{'procedure':22s} {'variant':9s} {'s':>5s}  {'no_spikes':>9s} {'value':>6s} {'margin':>6s}  "
           f"{'accuracy':>8s} {'value':>6s} {'margin':>6s}  runs: spikes/largest climb/held accuracy")
     by_proc: dict[str, list[tuple[dict, list]]] = {}
@@ -129,7 +133,7 @@ def table(rows: list[dict]) -> None:
             values["seq.no_spikes"].append(vs.measure.value)
             values["seq.accuracy"].append(va.measure.value)
             desc = " ".join(f"{'x' if u.error else ('-' if not u.learned else len(u.spikes))}/{u.top:.2f}/"
-                            f"{u.held_accuracy(tail):.2f}" for u in runs)
+                            f"{u.held_accuracy(tail, pa.get('reach')):.2f}" for u in runs)
             print(f"{proc:22s} {r['variant']:9s} {r['seconds']:5.0f}  {3 * vs.fraction:4.1f}/3    "
                   f"{vs.measure.value:6.2f} {vs.measure.margin:6.2f}  {va.fraction:4.2f}/1   "
                   f"{va.measure.value:6.3f} {va.measure.margin:6.3f}  {desc}")

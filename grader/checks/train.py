@@ -2,7 +2,8 @@
 
 The child gets training arrays and a loader that stops yielding after `max_batches` (the
 deterministic budget: same data, same seed, same number of steps, same score) or, as a
-safety net, after `budget_seconds`; so a student's loop of any shape (one pass, several
+safety net, after `budget_seconds` of CPU time of the child's training thread (not wall time: a loaded machine
+does not spend it; a run cut short by it is a clear "timeout" verdict, never a score); so a student's loop of any shape (one pass, several
 epochs, globals such as BATCH_SIZE) is bounded without being killed. Then the child runs
 the model on hidden *inputs*; the labels never leave the grader, which computes the
 metric and scales the points between two thresholds.
@@ -184,7 +185,13 @@ class TrainKind:
         if isinstance(err, Mapping) and err.get("type"):
             trained += f"; training raised {err.get('type')}: {str(err.get('message', ''))[:200]}"
         if facts.get("budget_exhausted"):
-            trained += " (the time budget ran out first)"
+            # the safety net, not the budget: the training is cut short, so its score is no verdict
+            loader = plain(check.params.get("loader") or {})
+            return Verdict(0.0, f"timeout: the training used up its CPU-time budget of "
+                                f"{float(loader.get('budget_seconds', 60)):g} s before the "
+                                f"{int(loader.get('max_batches', 200))} batches it is given were drawn "
+                                f"(the time budget ran out first{trained}); score {score:.3f} not counted",
+                           "error", measure=measure)
         not_learned, first = self._not_learned(check, spec, choice, facts, eval_data)
         if not_learned:
             return Verdict(0.0, f"the model did not learn: {not_learned}; score {score:.3f} after training{how}{trained}",

@@ -145,7 +145,10 @@ class SandboxServer:
             return
         env = {k: os.environ[k] for k in _ENV_PASS if k in os.environ}
         env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg",
-                   PYTHONDONTWRITEBYTECODE="1")
+                   PYTHONDONTWRITEBYTECODE="1",
+                   # idle OpenMP threads sleep instead of spinning: on a loaded machine spinning
+                   # spends the CPU-time training budgets of multi-threaded children (same numbers)
+                   OMP_WAIT_POLICY="PASSIVE")
         env.update(numeric_settings().env())  # kernel choices (validated): torch/oneDNN/MKL read them at load
         self.proc = subprocess.Popen(
             [self.python, "-I", "-c", _BOOT, package_root()],

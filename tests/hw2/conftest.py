@@ -160,22 +160,13 @@ def grade_one(runner, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def quick_reference(grade_one, quick, request):
-    """The solution notebooks graded with the quick registry (cached per notebook).
-
-    seq_classification's checks are the real registry's (test_quick_registry_* checks it),
-    so its run (~45 s: three runs of Section 8) is not repeated: its results come from `reference_graded`.
-    """
+def quick_reference(grade_one, quick):
+    """The solution notebooks graded with the quick registry (cached per notebook)."""
     cache: dict[str, NotebookGrade] = {}
 
     def _get(name: str) -> NotebookGrade:
         if name not in cache:
-            if name == "seq_classification.ipynb":
-                full = request.getfixturevalue("reference_graded")
-                ran = not any(p.rule == "execution" for p in full.grade.penalties)
-                cache[name] = NotebookGrade({c.id: c for c in full.checks if c.notebook == name}, ran, 0.0)
-            else:
-                cache[name] = grade_one(quick, name, patched(name))
+            cache[name] = grade_one(quick, name, patched(name))
         return cache[name]
 
     return _get

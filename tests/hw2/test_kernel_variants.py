@@ -1,16 +1,20 @@
-"""Verdicts that do not depend on the machine: the reference and the starter graded with the
-real registry under two kernel variants, each set through the environment of a fresh
-`grader grade --json --timings` process (so torch, oneDNN and MKL load with them in the
-grader and in the sandbox server alike, as on another machine).
+"""Verdicts that do not depend on the machine: the reference and the starter graded under
+two kernel variants, each set through the environment of a fresh `grader grade --json
+--timings` process (so torch, oneDNN and MKL load with them in the grader and in the
+sandbox server alike, as on another machine).
 
 * `default-t1`: torch's portable kernels (ATEN_CPU_CAPABILITY=default), oneDNN capped at
   SSE4.1, MKL in its COMPATIBLE branch, one torch thread: the oldest x86-64 machine.
 * `avx2-t2`: AVX2 kernels everywhere, two torch threads: a common laptop.
 
-Under both, the reference gets every automatic point, the starter only the provided-code
+Under both, the reference gets every automatic point (except, under avx2-t2, its seq training
+checks: an expected failure, issue 9, see SEQ_OPEN), the starter only the provided-code
 points, every check keeps the same verdict, and the JSON's provenance says which kernels
-the sandbox child really ran. Each variant grades each zip once (one fixture per session,
-~2 minutes a variant on two idle cores).
+the sandbox child really ran. The registry is the quick test registry (quick.yaml: small
+training budgets, one run of seq_classification's Section 8), so the four gradings (run at
+once, one process each) take ~1 minute of two cores; the real registry's budgets under the
+variants and thread counts 1/2/4 are measured by benchmarks/calibration_report.py and
+benchmarks/calibrate_seq*.py.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import pytest
 
 from grader.numerics import ENV_TORCH_THREADS, KERNEL_VARIABLES
 
-from .conftest import REAL, write_starter_zip
+from .conftest import QUICK, write_starter_zip
 
 pytestmark = pytest.mark.slow
 
@@ -35,18 +39,6 @@ VARIANTS = {
     "avx2-t2": ({"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2",
                  ENV_TORCH_THREADS: "2"}, "AVX2"),
 }
-
-
-# Known open problem (issue 9, left open): Section 8 of seq_classification is chaotic, and
-# with two torch threads the reference's procedure spiked in one of its three runs (1.5/3 on
-# seq.no_spikes) and the course's procedure held 0.85+ accuracy (seq.accuracy) in the run of
-# 2026-12-01: the seq judge's margins cover kernel sets at one thread, not thread counts.
-# Not strict: these pass again (XPASS) once the seq judge holds under threads too.
-SEQ_THREADS = pytest.mark.xfail(
-    reason="seq.no_spikes/seq.accuracy may flip with 2 torch threads (issue 9: seq margins vs threads)",
-    strict=False)
-PARAMS = [pytest.param(name, marks=SEQ_THREADS) if VARIANTS[name][0][ENV_TORCH_THREADS] != "1" else name
-          for name in sorted(VARIANTS)]
 
 
 def provided_code_check(check) -> bool:
@@ -62,36 +54,54 @@ def zips(tmp_path_factory) -> dict[str, Path]:
             "starter": write_starter_zip(tmp_path_factory.mktemp("variant-starter"))}
 
 
-def _grade(zip_path: Path, settings: dict[str, str], deadline: str) -> dict:
+def _start(zip_path: Path, settings: dict[str, str], deadline: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k not in KERNEL_VARIABLES}
     env.update(settings)
-    proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(zip_path), "--assignment", str(REAL),
-                           "--submitted-at", deadline, "--json", "--timings"],
-                          env=env, capture_output=True, text=True, timeout=900)
-    assert proc.stdout.strip(), proc.stderr[-3000:]
-    return json.loads(proc.stdout)
+    return subprocess.Popen([sys.executable, "-m", "grader", "grade", str(zip_path), "--assignment", str(QUICK),
+                             "--submitted-at", deadline, "--json", "--timings"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.fixture(scope="session")
-def variants(zips, real) -> dict[str, dict[str, dict]]:
-    """{variant: {"reference": json, "starter": json}}: each zip graded once per variant."""
-    return {name: {which: _grade(path, settings, real.deadline.isoformat()) for which, path in zips.items()}
-            for name, (settings, _) in VARIANTS.items()}
+def variants(zips, quick) -> dict[str, dict[str, dict]]:
+    """{variant: {"reference": json, "starter": json}}: each zip graded once per variant, the
+    four gradings at once."""
+    procs = {(name, which): _start(path, settings, quick.deadline.isoformat())
+             for name, (settings, _) in VARIANTS.items() for which, path in zips.items()}
+    out: dict[str, dict[str, dict]] = {}
+    for (name, which), proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=900)
+        assert stdout.strip(), stderr[-3000:]
+        out.setdefault(name, {})[which] = json.loads(stdout)
+    return out
 
 
-@pytest.mark.parametrize("name", PARAMS)
+# Known open problem (issue 9, still open): the reference's Section 8 fix (clip 0.25 + decay
+# 0.98) is not robust. Under avx2 + 2 torch threads its notebook's run (seed 1) spikes (run of
+# 2026-12-01 on this branch: seq.no_spikes 0/3 and seq.accuracy 0.42/1 with the quick registry's
+# single run). The real registry's majority vote of three runs forgives one spiky run; a single
+# run cannot. Everything else must hold: any other lost point fails hard; a loss confined to
+# the reference's seq checks is an expected failure until a robust fix replaces it.
+SEQ_TRAINING = ("seq.no_spikes", "seq.accuracy")
+SEQ_OPEN = "issue 9: the reference's Section 8 fix is not robust; its seed-1 run may spike with 2 torch threads"
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_reference_scores_full_automatic_marks(variants, name):
     g = variants[name]["reference"]
     lost = {c["id"]: (c["points"], c["message"]) for c in g["checks"] if c["points"] != c["max_points"]}
-    assert lost == {}
-    assert g["raw_score"] == g["auto_max"] == g["score"] and g["penalties"] == []
+    assert {k: v for k, v in lost.items() if k not in SEQ_TRAINING} == {}
+    assert g["penalties"] == []
+    if lost:
+        pytest.xfail(f"{SEQ_OPEN}: {lost}")
+    assert g["raw_score"] == g["auto_max"] == g["score"]
 
 
-@pytest.mark.parametrize("name", PARAMS)
-def test_starter_scores_only_the_provided_code_points(variants, name, real):
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_starter_scores_only_the_provided_code_points(variants, name, quick):
     checks = variants[name]["starter"]["checks"]
     kept = {c["id"]: (c["points"], c["max_points"]) for c in checks if c["points"] > 0}
-    assert set(kept) == {c.id for c in real.checks if provided_code_check(c)}, kept
+    assert set(kept) == {c.id for c in quick.checks if provided_code_check(c)}, kept
     assert all(points == full for points, full in kept.values()), kept
 
 
@@ -105,12 +115,18 @@ def test_provenance_names_the_kernels_the_child_ran(variants, name):
         assert prov["cpu_capability"] == prov["grader_cpu_capability"] == capability
 
 
-@SEQ_THREADS
 def test_every_verdict_is_the_same_under_every_variant(variants):
     """Per check: the same status and points (the numbers in messages, e.g. an accuracy's
     last digit, may differ; the verdict may not)."""
     verdicts = {name: {which: [(c["id"], c["status"], c["points"]) for c in g["checks"]] for which, g in grades.items()}
                 for name, grades in variants.items()}
     first, *others = sorted(verdicts)
+    seq_differs = False
     for other in others:
-        assert verdicts[other] == verdicts[first], (first, other)
+        for which in verdicts[first]:
+            one, two = verdicts[first][which], verdicts[other][which]
+            assert [v for v in one if v[0] not in SEQ_TRAINING or which != "reference"] == \
+                [v for v in two if v[0] not in SEQ_TRAINING or which != "reference"], (first, other, which)
+            seq_differs |= one != two
+    if seq_differs:
+        pytest.xfail(SEQ_OPEN)

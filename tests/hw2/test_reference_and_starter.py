@@ -79,7 +79,9 @@ def test_reference_messages_say_what_was_measured(reference_graded):
     assert "output is the sigmoid of the gate-weighted sum of the 2 experts" == g["moe.mixture"].message
     assert "trained `model`" in g["moe.trained"].message
     # Section 8 judged on three runs of the notebook's procedure (its own and two re-seeded re-runs)
-    assert g["seq.no_spikes"].message.startswith("3 of 3 runs of your Section 8 procedure without a loss spike")
+    # (a majority vote: one spiky run of three, chaos on some machines, keeps the points)
+    assert g["seq.no_spikes"].message[1:].startswith(" of 3 runs of your Section 8 procedure without a loss spike")
+    assert g["seq.no_spikes"].message[0] in "23"
     assert "Changes to the course's training procedure: gradient clipping" in g["seq.no_spikes"].message
     assert "median over 3 runs" in g["seq.accuracy"].message
 

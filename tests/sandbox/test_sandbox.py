@@ -512,7 +512,8 @@ def test_train_probe_is_time_bounded_and_returns_outputs(run):
     ))
     t = r.replies["t"].value
     assert r.replies["t"].ok and t["train_error"] is None
-    assert t["budget_exhausted"] and 0.9 < t["train_seconds"] < 3.0 and t["batches_drawn"] > 8
+    # a budget of CPU time: wall time is at least that, more on a loaded machine (the probe timeout is the net)
+    assert t["budget_exhausted"] and 0.9 < t["train_seconds"] < 6.0 and t["batches_drawn"] > 8
     target = Xh[:, :1] * 2 - Xh[:, 1:]
     out = t["runs"][0]["outputs"]
     assert out.shape == (64, 1)

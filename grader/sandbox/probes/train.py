@@ -8,7 +8,7 @@ args::
               "batch_size": 64, "shuffle": true, "drop_last": false,
               "max_batches": 300,                         # optional, across epochs
               "batch_format": "list" | "tuple" | "dict" | "single"},
-     "budget_seconds": 20,            # the loader stops yielding after this
+     "budget_seconds": 20,            # CPU seconds: the loader stops yielding after this
      # either a call of the student's own training function ...
      "train_call": {"target": "train_model", "args": ["$model", "$loader"], "kwargs": {}},
      # ... or a harness driver (grader.sandbox.probes.drivers)
@@ -26,8 +26,9 @@ args::
 
 The loader (:class:`BudgetLoader`) is what bounds a student's own epoch loop without
 killing it: ``len()`` works, it can be iterated again and again, and once the budget is
-spent (``max_batches`` batches drawn in all: deterministic; or ``budget_seconds`` of wall
-time: the safety net) every iteration ends at once. The probe's own timeout (set by the grader, above the
+spent (``max_batches`` batches drawn in all: deterministic; or ``budget_seconds`` of CPU
+time of the thread that trains: the safety net, which the load of the machine does not
+spend; the grader judges a run it cut short as a timeout) every iteration ends at once. The probe's own timeout (set by the grader, above the
 budget) is the hard limit.
 
 returns::
@@ -35,7 +36,7 @@ returns::
     train_seconds    wall time spent in the training call
     batches_drawn    batches the loader yielded;  epochs_started: iterations begun
     items_drawn      rows read one at a time through ``loader.dataset[i]``
-    budget_exhausted whether the loader ran out of time (budget_seconds)
+    budget_exhausted whether the loader ran out of CPU time (budget_seconds)
     max_batches_reached  whether it stopped because max_batches were drawn
     stopped          "budget spent" when the loader had to break the student's epoch loop
                      (100 empty epochs after the budget)
@@ -71,6 +72,10 @@ from .drivers import DRIVERS
 _randperm = torch.randperm
 _Generator = torch.Generator
 _monotonic = time.monotonic
+# the budget's clock: CPU time of the thread that draws the batches (the student's loop), so
+# other processes' load does not spend it, and neither do torch's worker threads (the same
+# budget for 1 or 4 threads)
+_cpu = time.thread_time
 _load_state_dict = torch.nn.Module.load_state_dict
 
 
@@ -95,7 +100,8 @@ class _Dataset:
 
 
 class BudgetLoader:
-    """A DataLoader-like iterable over grader arrays that stops when time is up."""
+    """A DataLoader-like iterable over grader arrays that stops when its budget is spent
+    (`max_batches`, or `deadline` on the `_cpu` clock: the process's CPU time)."""
 
     def __init__(self, fields: list[str], arrays: dict[str, Any], batch_size: int, shuffle: bool, seed: int,
                  deadline: float, batch_format: str = "list", drop_last: bool = False,
@@ -152,7 +158,7 @@ class BudgetLoader:
     def _spent(self) -> bool:
         if self.max_batches is not None and self.batches >= self.max_batches:
             self.out_of_batches = self.exhausted = True
-        elif _monotonic() >= self.deadline:
+        elif _cpu() >= self.deadline:
             self.out_of_time = self.exhausted = True
         return self.exhausted
 
@@ -177,7 +183,7 @@ class BudgetLoader:
 
     @property
     def time_left(self) -> float:
-        return max(0.0, self.deadline - _monotonic())
+        return max(0.0, self.deadline - _cpu())
 
 
 def _error(exc: BaseException) -> dict[str, str]:
@@ -280,7 +286,7 @@ def train(ctx: ProbeContext, args: dict) -> Any:
     budget = float(args.get("budget_seconds", 10.0))
     t0 = _monotonic()
     loader = BudgetLoader(list(data.get("fields", [])), dict(data.get("arrays", {})), data.get("batch_size", 32),
-                          data.get("shuffle", True), seed, t0 + budget, data.get("batch_format", "list"),
+                          data.get("shuffle", True), seed, _cpu() + budget, data.get("batch_format", "list"),
                           data.get("drop_last", False), data.get("max_batches"))
     ctx.vars.update(model=model, loader=loader, dataset=loader.dataset, budget=budget)
     seed_all(seed)

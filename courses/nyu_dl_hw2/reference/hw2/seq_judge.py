@@ -20,10 +20,13 @@ curve cannot decide. What does not flip is how *often* a procedure spikes:
   not counted either.
 * **Score by runs**: a run is judged when it learned something (loss below ``learned`` x
   ln 4; a run stuck on the plateau is no evidence either way, and if no run learned the
-  check fails; a run that could not be re-run counts and is not clean). ``seq.no_spikes`` earns ``(clean - lucky) / (judged - lucky)`` of its
-  points, ``clean`` being the judged runs without a spike: one clean run can be luck (the
-  course's own procedure has runs with few spikes), so with three runs: all clean -> full,
-  two -> half, one or none -> nothing. Calibration (benchmarks/calibrate_seq.py, numbers
+  check fails; a run that could not be re-run counts and is not clean). ``seq.no_spikes`` earns
+  ``(clean - lucky) / (judged - lucky - spiky_allowed)`` of its points (at most all),
+  ``clean`` being the judged runs without a spike: one clean run can be luck (the course's
+  own procedure has runs with few spikes), and one spiky run of a smooth procedure can be
+  chaos (the reference's procedure spiked in one of three runs with two torch threads, in
+  issue 9's run), so with three runs, ``lucky: 1`` and ``spiky_allowed: 1`` it is a
+  majority vote: two or three clean -> full, one or none -> nothing. Calibration (benchmarks/calibrate_seq.py, numbers
   in the registry) found the course's procedure spiking in 9 of 9 runs over three kernel
   variants (largest climbs 0.46 to 3.41 of the way back) and the smooth fixes' runs
   (the reference, AdamW + clip-value) at most 0.13: the threshold sits in the middle, and
@@ -33,10 +36,17 @@ curve cannot decide. What does not flip is how *often* a procedure spikes:
   spikes now and then (cosine + clip-norm 1.0: 3 of 6 runs, climbs 0.07 to 0.78) may
   earn nothing on one machine and half on another: such a procedure is chaotic itself,
   and the message shows every run so a TA can see why.
-* ``seq.accuracy`` is judged on the same runs: the median over runs of the accuracy
-  held over the last ``tail`` of training (the lowest point there). The course's runs
-  often *end* near 100 % between two spikes (issue 9: the starter passed a final-accuracy
-  check), but spike somewhere in the last quarter; one unlucky run of a fix is not fatal.
+* ``seq.accuracy`` is judged on the same runs: the median over runs of the accuracy each
+  run *held*: its lowest accuracy over the last ``tail`` of training, and for a run with a
+  loss spike, from the moment it first reached ``reach`` (the task learned) to the end.
+  The course's runs often *end* near 100 % between two spikes, and may have no spike in
+  the last quarter (with two torch threads its notebook's run held 0.87 there: issue 9's
+  starter earned a last-quarter accuracy check), but every course spike comes after the
+  task was learned (a jump from a loss near 0) and drops the accuracy to ~25 %: held from
+  ``reach`` on, it counts wherever it falls. A run without a spike is judged on its last
+  quarter only: its relapses while still learning (the reference's seed-2 run, one
+  thread: 0.43 after first reaching 0.9) are no spike here either. One unlucky run of a
+  fix is not fatal (the median).
 
 The feedback lists what the student changed in the procedure (seq_changes.py).
 """
@@ -88,10 +98,17 @@ class SeqRun:
                    learned=min(losses, default=math.inf) <= float(params.get("learned", 0.75)) * LN4,
                    top=worst_climb(losses, LN4, armed))
 
-    def held_accuracy(self, tail: float) -> float:
-        """The lowest accuracy over the last `tail` of the run (0.0 for a failed run)."""
+    def held_accuracy(self, tail: float, reach: float | None = None) -> float:
+        """The lowest accuracy over the last `tail` of the run; for a run with a loss spike
+        (given `reach`), from the first point at or above `reach` to the end, so that a spike
+        counts wherever it falls (0.0 for a failed run). Relapses of a run without a spike,
+        while it is still learning, are not counted, as in `spikes`."""
         if self.error or not self.accs:
             return 0.0
+        first = next((i for i, a in enumerate(self.accs) if a >= reach), None) \
+            if reach is not None and self.spikes else None
+        if first is not None:
+            return min(self.accs[first:])
         k = max(1, int(round(len(self.accs) * tail)))
         return min(self.accs[-k:])
 
@@ -109,6 +126,11 @@ class SeqRun:
 
 def _pct(frac: float) -> str:
     return "all" if not math.isfinite(frac) else f"{100 * frac:.0f} %"
+
+
+def _timed_out(reply: Reply) -> bool:
+    """A re-run stopped by a time limit (the probe's wall-clock net or the child's CPU limit)."""
+    return not reply.ok and (reply.status == "timeout" or reply.error_type in ("Timeout", "CpuLimit"))
 
 
 class _Evaluator:
@@ -169,6 +191,12 @@ class SeqTraining:
         seeds = params.get("seeds", [])
         if not isinstance(seeds, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
             problems.append(("seeds", "must be a list of integers", "e.g. seeds: [2, 3]"))
+        for key, kind in (("spiky_allowed", int), ("lucky", int), ("reach", float)):
+            v = params.get(key)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0
+                                  or (kind is int and not isinstance(v, int))):
+                problems.append((key, f"must be a non-negative {'integer' if kind is int else 'number'}",
+                                 f"e.g. {key}: {1 if kind is int else 0.9}"))
         if params.get("part") == "accuracy" and not isinstance(params.get("thresholds"), Mapping):
             problems.append(("thresholds", "missing", "e.g. {zero: 0.5, full: 0.95}"))
         return problems
@@ -180,7 +208,7 @@ class SeqTraining:
                                           "every": int(params.get("every", 8)),
                                           "max_count": int(params.get("max_count", 2000))}, timeout=check.timeout)}
         for s in params.get("seeds", []):
-            out[f"seed{s}"] = Request(RERUN, {"seed": int(s)}, timeout=float(params.get("rerun_timeout", 60)))
+            out[f"seed{s}"] = Request(RERUN, {"seed": int(s)}, timeout=float(params.get("rerun_timeout", 600)))
         return out
 
     # -- the runs ------------------------------------------------------------------------
@@ -247,6 +275,18 @@ class SeqTraining:
         snap = replies.get("snap")
         if snap is None or not snap.ok:
             return Verdict(0.0, f"recording the training failed: {snap.error if snap else 'not run'}", "error")
+        cut = [c for c in getattr(ctx.notebook, "failed_cells", ()) if ": timeout" in c]
+        if cut:
+            return Verdict(0.0, f"timeout: a cell of the notebook's run hit the sandbox's time limit ({cut[0][:200]}); "
+                                f"the run was cut short (Section 8's training takes ~30 s of CPU the course's "
+                                f"way), so its spikes cannot be judged", "error")
+        timed_out = [k for k, r in sorted(replies.items()) if k != "snap" and _timed_out(r)]
+        if timed_out:
+            # the wall-clock safety net, not a budget: a run cut short says nothing about spikes
+            return Verdict(0.0, f"timeout: re-running Section 8's training ({', '.join(timed_out)}) hit the "
+                                f"{float(params.get('rerun_timeout', 600)):g} s safety net (the course's procedure "
+                                f"takes ~20 s of CPU); no verdict on a run cut short: regrade on a less loaded "
+                                f"machine", "error")
         runs = self.runs(params, replies, ctx, check)
         if params["part"] == "accuracy":
             return accuracy_verdict(params, runs)
@@ -263,47 +303,63 @@ class SeqTraining:
                 cells = [str(c) for c in r.value["sources"]]
                 break
         if not cells:
-            return "Changes to the training procedure: unknown (the training could not be re-run)."
+            why = "no re-run was asked" if len(replies) <= 1 else "the training could not be re-run"
+            return f"Changes to the training procedure: unknown ({why})."
         found = describe_changes(cells, ctx.notebook.cell_sources)
         return ("Changes to the course's training procedure: " + "; ".join(found) + "."
                 if found else "No change to the course's training procedure found in the code.")
 
 
 def accuracy_verdict(params: Mapping[str, Any], runs: list[SeqRun]) -> Verdict:
-    """seq.accuracy: the median over runs of the accuracy held over the last `tail` of training."""
+    """seq.accuracy: the median over runs of the accuracy each run held (SeqRun.held_accuracy)."""
     tail = float(params.get("tail", 0.25))
+    reach = float(params["reach"]) if params.get("reach") is not None else None
     zero, full = float(params["thresholds"]["zero"]), float(params["thresholds"]["full"])
-    held = sorted(r.held_accuracy(tail) for r in runs)
+    held = sorted(r.held_accuracy(tail, reach) for r in runs)
     value = float(np.median(held))
     frac = min(1.0, max(0.0, (value - zero) / (full - zero)))
-    per_run = ", ".join(f"{r.label} {r.held_accuracy(tail):.3f}" for r in runs)
-    return Verdict(frac, f"accuracy held over the last {100 * tail:.0f} % of training, median over {len(runs)} "
-                         f"runs: {value:.3f} ({per_run}; full marks at {full:g}, none at {zero:g}; recomputed "
-                         f"on grader data)",
-                   measure=Measure(value, (zero, full), name="median over runs of the lowest accuracy "
-                                                             "over the last part of training"))
+    per_run = ", ".join(f"{r.label} {r.held_accuracy(tail, reach):.3f}" for r in runs)
+    how = (f"accuracy held over the last {100 * tail:.0f} % of training (a run with a loss spike: from "
+           f"the point it first reached {reach:g})" if reach is not None else
+           f"accuracy held over the last {100 * tail:.0f} % of training")
+    return Verdict(frac, f"{how}, median over {len(runs)} run{'s' if len(runs) != 1 else ''}: {value:.3f} "
+                         f"({per_run}; full marks at {full:g}, none at {zero:g}; recomputed on grader data)",
+                   measure=Measure(value, (zero, full), name="median over runs of the accuracy held (spiky runs: once reached)"))
+
+
+def _deciding(climbs: list[float], frac: float, lucky: int, allowed: int) -> float:
+    """The climb that decided the verdict (`climbs` ascending; margin = its distance to the
+    threshold): for full marks the (allowed + 1)-th largest, which had to stay below it; for
+    nothing the (lucky + 1)-th smallest, which had to reach it; else the median."""
+    if frac >= 1.0:
+        return climbs[max(0, len(climbs) - 1 - allowed)]
+    if frac <= 0.0 and len(climbs) > lucky:
+        return climbs[lucky]
+    return float(np.median(climbs))
 
 
 def spike_verdict(params: Mapping[str, Any], runs: list[SeqRun]) -> Verdict:
     """seq.no_spikes without the change report: points for the clean runs beyond the `lucky` first."""
     climb = float(params.get("climb", 0.3))
     lucky = int(params.get("lucky", 1))
+    allowed = int(params.get("spiky_allowed", 0))
     judged = [r for r in runs if r.error or r.learned]  # a run that could not be re-run earns nothing
     clean = sum(r.clean for r in judged)
     worst = sorted(math.inf if r.error else r.top for r in judged)
     if not any(r.learned for r in judged):
         frac, value = 0.0, 0.0
     else:
-        frac = max(0, clean - lucky) / (len(judged) - lucky) if len(judged) > lucky else 0.0
-        # the value that decided: every judged run below the threshold (full marks),
-        # the lucky-th largest above it (nothing), else the median; margin = distance to `climb`
-        value = worst[-1] if clean == len(judged) else worst[-1 - lucky] if frac == 0 and len(worst) > lucky \
-            else float(np.median(worst))
+        # (clean - lucky) of (judged - lucky - allowed) runs: with 3 runs, lucky 1 and one spiky
+        # run allowed, a majority vote (2 or 3 clean: full; 1 or 0: nothing)
+        span = len(judged) - lucky - allowed
+        frac = min(1.0, max(0, clean - lucky) / span) if span > 0 else float(clean == len(judged))
+        value = _deciding(worst, frac, lucky, allowed)
     course = params.get("course", "")
     head = (f"{clean} of {len(runs)} runs of your Section 8 procedure without a loss spike"
             + (f" ({len(judged)} judged: a run that never learned is left out)" if len(judged) < len(runs) else "")
             + (f"; the course's procedure: {course}" if course else "")
-            + (f"; points: (clean runs - {lucky}) / (judged runs - {lucky}), as a clean run can be luck" if lucky else "")
+            + (f"; points: (clean runs - {lucky}) / (judged runs - {lucky + allowed}), at most full: a clean run "
+               f"can be luck" + (f", and {allowed} spiky run can be chaos" if allowed else "") if lucky else "")
             + ". ")
     if not any(r.learned for r in judged):
         head = f"no run of your Section 8 procedure learned (loss never below " \
