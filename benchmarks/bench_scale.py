@@ -46,7 +46,7 @@ NOTEBOOKS = ("hw2_moe.ipynb", "hw2_cnn.ipynb", "hw2_rnn.ipynb", "seq_classificat
 SANDBOX_NOTEBOOKS = 3  # of the 4: the MoE notebook's checks all judge its trained model, so none runs
 # The Spring 2025 registry without the checks that train (and every notebook in definitions
 # mode: the MoE and seq notebooks train in their own cells when run in full).
-NO_TRAINING = f"""extends: {ROOT / 'problems' / 'nyu-dl-hw2-2025.yaml'}
+NO_TRAINING = f"""extends: {ROOT / 'courses' / 'nyu_dl_hw2' / 'nyu-dl-hw2-2025.yaml'}
 id: bench-no-training
 submission:
   files:
@@ -86,7 +86,7 @@ def grader(*args: str) -> list[str]:
 
 
 def solution_entries(tmp: Path) -> dict[str, bytes]:
-    from reference.hw2 import write_solution_zip
+    from nyu_dl_hw2.reference.hw2 import write_solution_zip
 
     z = write_solution_zip(tmp / "abc0000.zip", "abc0000")
     with zipfile.ZipFile(z) as zf:

@@ -1,4 +1,4 @@
-"""Margins of the CUHK ELEG 5491 HW2 problem 5 thresholds (problems/cuhk-eleg5491-2017-hw2.yaml).
+"""Margins of the CUHK ELEG 5491 HW2 problem 5 thresholds (courses/cuhk_eleg5491/cuhk-eleg5491-2017-hw2.yaml).
 
     python benchmarks/calibrate_cuhk.py init            # He measure over many seeds, per init scheme (~20 s)
     python benchmarks/calibrate_cuhk.py train [--seeds 3]   # cifar.train under kernel variants x threads
