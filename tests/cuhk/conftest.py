@@ -21,7 +21,7 @@ from grader.grading import Options, grade, grade_notebook
 from cuhk_eleg5491.reference.notebooks import NOTEBOOK, REPORT, ZIP_TIME, notebook, report_pdf_bytes, write_solution_zip
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-REAL = ROOT / "problems" / "cuhk-eleg5491-2017-hw2.yaml"
+REAL = ROOT / "courses" / "cuhk_eleg5491" / "cuhk-eleg5491-2017-hw2.yaml"
 STUDENT = "1155012345"
 
 
