@@ -12,7 +12,9 @@ so the cache key holds `code_digest(assignment)`:
   and the `--references` folders. Every named module is imported first (loading the
   registry already did for most), so its own imports count too; a module that a judge
   imports only inside a function body counts once it has run in this process;
-- the assignment's YAML file and the files it `extends`.
+- the assignment's YAML file and the files it `extends`;
+- every `.py` and `.yaml` file of the assignment's course package (its sandbox probes and
+  `course.yaml` are never imported here).
 
 Files are hashed by their bytes (`hashing.files_digest`), never by their times.
 """
@@ -88,7 +90,21 @@ def course_files(assignment: Assignment, extra: Iterable[str] = ()) -> set[Path]
             files.add(path)
     if assignment.source and Path(assignment.source).is_file():
         files.update(extends_chain(Path(assignment.source)))
+        files.update(_package_files(assignment.source))
     return files
+
+
+def _package_files(source: str) -> set[Path]:
+    """Every Python and YAML file of the assignment's course package (when it has one): its
+    probes run in the sandbox server, never in this process, and its `course.yaml` names the
+    judges, so neither shows up among the imported modules."""
+    from .courses import course_of
+
+    course = course_of(source)
+    if course is None:
+        return set()
+    return {p.resolve() for pattern in ("*.py", "*.yaml") for p in Path(course.folder).rglob(pattern)
+            if "__pycache__" not in p.parts}
 
 
 def code_digest(assignment: Assignment, extra: Iterable[str] = ()) -> str:
