@@ -532,6 +532,22 @@ class Structure:
     skips: tuple[Mapping[str, Any], ...]  # residual sites (see graph.find_skips)
 
 
+def _const_only(program: Program) -> list[bool]:
+    """Per node: computed from constants alone (a weight, its transpose, a view of it), so
+    it is part of a layer's parameters rather than a layer of its own."""
+    nodes = program.nodes
+    out = [False] * len(nodes)
+    for i, n in enumerate(nodes):
+        if n.op == "const":
+            out[i] = True
+        elif n.op == "getitem":
+            out[i] = out[n.source]
+        elif n.op == "call":
+            refs = list(_refs((n.args, n.kwargs)))
+            out[i] = bool(refs) and all(out[r] for r in refs)
+    return out
+
+
 def structure(program: Program, values: list[Any]) -> Structure:
     """Count ops and skip connections; ``values`` come from :meth:`Program.run`."""
     import collections
@@ -540,15 +556,7 @@ def structure(program: Program, values: list[Any]) -> Structure:
 
     nodes = program.nodes
     live = _reaching_output(program)
-    const_only = [False] * len(nodes)
-    for i, n in enumerate(nodes):
-        if n.op == "const":
-            const_only[i] = True
-        elif n.op == "getitem":
-            const_only[i] = const_only[n.source]
-        elif n.op == "call":
-            refs = list(_refs((n.args, n.kwargs)))
-            const_only[i] = bool(refs) and all(const_only[r] for r in refs)
+    const_only = _const_only(program)
     counts: collections.Counter = collections.Counter()
     groups: collections.Counter = collections.Counter()
     for i, n in enumerate(nodes):
@@ -636,15 +644,7 @@ def calls(program: Program, values: list[Any]) -> tuple[Call, ...]:
     with what sizes and what initial weights."""
     nodes = program.nodes
     live = _reaching_output(program)
-    const_only = [False] * len(nodes)
-    for i, n in enumerate(nodes):
-        if n.op == "const":
-            const_only[i] = True
-        elif n.op == "getitem":
-            const_only[i] = const_only[n.source]
-        elif n.op == "call":
-            refs = list(_refs((n.args, n.kwargs)))
-            const_only[i] = bool(refs) and all(const_only[r] for r in refs)
+    const_only = _const_only(program)
 
     def shape(v: Any) -> tuple[int, ...] | None:
         if isinstance(v, (tuple, list)) and v:  # (values, indices) of max_pool2d_with_indices
