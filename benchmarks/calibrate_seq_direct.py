@@ -81,7 +81,7 @@ def worker(procedures: list[str], seeds: list[int], threads: list[int], variant:
     from nyu_dl_hw2.reference.hw2.seq_judge import _Evaluator
 
     x, y = data.temporal_order(256, "MODERATE", 12345)
-    evaluator = _Evaluator(x, y)
+    evaluator = _Evaluator(x, y, "seq_classification.ipynb", "SimpleLSTM", ("lstm.weight_ih_l0", "linear.weight"))
     for proc in procedures:
         nb = _notebook(proc)
         for t in threads:

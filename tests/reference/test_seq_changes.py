@@ -34,6 +34,16 @@ EXPECTED = {
     "clip-0.25": ["gradient clipping: clip_grad_norm_(max_norm=0.25)"],
     "clip-0.25-decay-0.95": ["gradient clipping: clip_grad_norm_(max_norm=0.25)",
                              "learning-rate schedule: ExponentialLR(gamma=0.95)"],
+    "clip-0.25-decay-0.97": ["gradient clipping: clip_grad_norm_(max_norm=0.25)",
+                             "learning-rate schedule: ExponentialLR(gamma=0.97)"],
+    "adam-decay-0.96-clip-1": ["optimizer Adam(lr=0.001)", "gradient clipping: clip_grad_norm_(max_norm=1)",
+                               "learning-rate schedule: ExponentialLR(gamma=0.96)"],
+    "adam-decay-0.97-clip-1": ["optimizer Adam(lr=0.001)", "gradient clipping: clip_grad_norm_(max_norm=1)",
+                               "learning-rate schedule: ExponentialLR(gamma=0.97)"],
+    "rmsprop-alpha-0.999-clip-0.25": ["optimizer RMSprop(lr=0.001, alpha=0.999)",
+                                      "gradient clipping: clip_grad_norm_(max_norm=0.25)"],
+    "amsgrad": ["optimizer Adam(lr=0.001, amsgrad=True)"],
+    "amsgrad-clip-1": ["optimizer Adam(lr=0.001, amsgrad=True)", "gradient clipping: clip_grad_norm_(max_norm=1)"],
 }
 
 

@@ -111,4 +111,11 @@ PROCEDURES = {p.name: p for p in (
     Procedure("adam-5e-4-clip-0.005", "Adam lr 5e-4 + clip_grad_norm_ 0.005, train returns a 4-tuple",
               optimizer="optimizer = torch.optim.Adam(model.parameters(), lr=5e-4)", before_step=_clip_norm(0.005),
               four_tuple=True),
+    # AMSGrad keeps the largest second-moment estimate, so the step cannot grow when the
+    # gradients shrink near zero loss (the cause of the course's spikes under RMSprop)
+    Procedure("amsgrad-clip-1", "Adam lr 1e-3 with amsgrad + clip_grad_norm_ 1.0",
+              optimizer="optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True)",
+              before_step=_clip_norm(1.0)),
+    Procedure("amsgrad", "Adam lr 1e-3 with amsgrad",
+              optimizer="optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True)"),
 )}
