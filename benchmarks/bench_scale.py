@@ -19,7 +19,8 @@ numbers stay comparable on a loaded machine):
   included), with the per-notebook seconds of ``--timings`` (the seq notebook's share
   shown on its own);
 - cluster: ``grader batch --cluster`` on a LocalCluster of 2 workers against the local
-  pool of 2 workers on the same 20 zips (benchmarks/bench_batch.py's mix), when the
+  pool of 2 workers on the same 20 zips (benchmarks/bench_batch.py's mix, graded without
+  the training checks: 20 full gradings twice would take most of an hour), when the
   option exists.
 """
 
@@ -244,10 +245,12 @@ def cluster(tmp: Path) -> None:
     csv = tmp / "twenty-times.csv"
     csv.write_text(csv_text)
     extra = ["--timestamps", str(csv)]
-    wl, cl, local = batch_seconds(folder, Path("nyu-dl-hw2-2025"), 2, extra)
+    reg = tmp / "cluster-no-training.yaml"  # 20 full gradings twice would take most of an hour on 2 cores
+    reg.write_text(NO_TRAINING.replace("id: bench-no-training", "id: bench-cluster"))
+    wl, cl, local = batch_seconds(folder, reg, 2, extra)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc:
-        wc, cc, remote = batch_seconds(folder, Path("nyu-dl-hw2-2025"), 2, extra + ["--cluster", lc.scheduler_address])
-    row("cluster: local pool -j2, 20 zips", fmt(wl, cl))
+        wc, cc, remote = batch_seconds(folder, reg, 2, extra + ["--cluster", lc.scheduler_address])
+    row("cluster: local pool -j2, 20 zips, no training checks", fmt(wl, cl))
     row("cluster: LocalCluster 2 workers, same 20 zips", fmt(wc, cc),
         f"same verdicts and scores: {local == remote} (CPU of the cluster's workers not included)")
 
