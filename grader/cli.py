@@ -175,11 +175,12 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
         click.echo(json.dumps({"assignments": rows}, indent=2))
         return
     table = Table(title="Assignments")
-    for col in ("id", "course", "term", "deadline", "checks", "file"):
-        table.add_column(col)
+    for col in ("id", "course", "term", "deadline", "checks"):  # ids whole: a TA copies them
+        table.add_column(col, no_wrap=col != "term")
     for r in rows:
-        table.add_row(r["id"], r["course"], r["term"] or ("[red]invalid[/]" if not r["valid"] else ""), r["deadline"],
-                      str(r["checks"]), r["file"])
+        # the deadline to the minute (its zone: `grader show`), the file: --json or `grader show`
+        table.add_row(r["id"], r["course"], r["term"] or ("[red]invalid[/]" if not r["valid"] else ""),
+                      r["deadline"][:16].replace("T", " "), str(r["checks"]))
     _console().print(table)
 
 
