@@ -187,14 +187,22 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--worker", variant, "--procedures", ",".join(procedures)]
         if a.seeds:
             cmd += ["--seeds", a.seeds]
-        with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True) as proc:
-            for line in proc.stdout:  # streamed: a long calibration keeps what it measured
-                if line.startswith("{"):
-                    rows.append(json.loads(line))
-                    if out:
-                        out.write(line)
-                        out.flush()
+        rows += collect(cmd, env, out)
     table(rows)
+
+
+def collect(cmd: list[str], env: dict[str, str], out) -> list[dict]:
+    """Run one worker and keep its JSON rows, each also written to `out` as it comes
+    (streamed: a long calibration keeps what it measured)."""
+    rows = []
+    with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True) as proc:
+        for line in proc.stdout:
+            if line.startswith("{"):
+                rows.append(json.loads(line))
+                if out:
+                    out.write(line)
+                    out.flush()
+    return rows
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from calibrate_seq import VARIANTS, _notebook  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from calibrate_seq import VARIANTS, _notebook, collect  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 SEED_CELL = "torch.manual_seed(1)"
 
@@ -124,13 +123,7 @@ def main() -> None:
         env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", **VARIANTS[variant])
         cmd = [sys.executable, __file__, "--worker", variant, "--procedures", a.procedures, "--seeds", a.seeds,
                "--threads", a.threads, "--every", str(a.every)]
-        with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True) as proc:
-            for line in proc.stdout:
-                if line.startswith("{"):
-                    rows.append(json.loads(line))
-                    if out:
-                        out.write(line)
-                        out.flush()
+        rows += collect(cmd, env, out)
     table(rows)
 
 

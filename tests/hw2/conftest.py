@@ -65,7 +65,13 @@ def patched(name: str, edits: Iterable[Edit] = (), append: Iterable[str] = ()) -
     Every edit must match: its anchor in exactly one code cell, `old` at least once there
     (a planted bug that silently does not apply would test nothing).
     """
-    nb = copy.deepcopy(_solutions()[name])
+    return edited(_solutions()[name], name, edits, append)
+
+
+def edited(notebook: Any, name: str, edits: Iterable[Edit] = (), append: Iterable[str] = ()) -> Any:
+    """A copy of `notebook` with `edits` applied (each matching, as `patched` says) and
+    `append` cells added: shared by every suite that plants bugs in a notebook."""
+    nb = copy.deepcopy(notebook)
     for e in edits:
         anchor = e.cell if e.cell is not None else e.old
         hits = [c for c in nb.cells if c.cell_type == "code" and anchor in c.source]

@@ -4,16 +4,14 @@ term, patched for planted bugs like tests/hw2's `patched`."""
 
 from __future__ import annotations
 
-import copy
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-import nbformat
 import pytest
 
 from grader import registry
-from tests.hw2.conftest import Edit, grade_one, runner  # noqa: F401  (fixtures)
+from tests.hw2.conftest import Edit, edited, grade_one, runner  # noqa: F401  (fixtures)
 
 HERE = Path(__file__).resolve().parent
 V1_TERM = "nyu-dl-hw2-2022fall"  # version 1, CNN_Solution: what quick_v1.yaml extends
@@ -30,16 +28,7 @@ def term_notebook(name: str, term_id: str = V1_TERM, starter: bool = False, edit
                   append: Iterable[str] = ()) -> Any:
     """A copy of the term's solution (or starter) notebook with `edits` applied and `append` cells
     added; every edit must match exactly one code cell."""
-    nb = copy.deepcopy(_notebooks(term_id, starter)[name])
-    for e in edits:
-        anchor = e.cell if e.cell is not None else e.old
-        hits = [c for c in nb.cells if c.cell_type == "code" and anchor in c.source]
-        assert len(hits) == 1, f"{name}: {anchor!r} is in {len(hits)} code cells, expected 1"
-        assert e.old in hits[0].source, f"{name}: {e.old!r} not in the cell of {anchor!r}"
-        hits[0].source = hits[0].source.replace(e.old, e.new)
-    for src in append:
-        nb.cells.append(nbformat.v4.new_code_cell(src))
-    return nb
+    return edited(_notebooks(term_id, starter)[name], name, edits, append)
 
 
 @pytest.fixture(scope="session")
