@@ -216,11 +216,16 @@ def judge_notebook(plan: NotebookPlan, outcome: RunOutcome, rule: FileRule, chec
     return results, executed_ok, time.monotonic() - started
 
 
+FAILED_CELL_CHARS = 300  # of a failed cell's error in the report
+
+
 def _failed_cell_problem(name: str, failed: tuple[str, ...]) -> Problem:
     """Why a notebook run in full could not be executed: its first failed cell (the others
-    often only follow from it)."""
+    often only follow from it). The cell's error text is the student's code's own words, so it
+    is cut to a line's worth: a notebook cannot fill the report with its exception message."""
     more = f" (and {len(failed) - 1} more cell{'s' if len(failed) > 2 else ''})" if len(failed) > 1 else ""
-    return Problem(name, f"`{name}` did not run through: {failed[0]}{more}",
+    first = failed[0] if len(failed[0]) <= FAILED_CELL_CHARS else failed[0][:FAILED_CELL_CHARS] + " [...]"
+    return Problem(name, f"`{name}` did not run through: {first}{more}",
                    "run the notebook top to bottom in a fresh kernel before zipping it")
 
 
