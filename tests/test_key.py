@@ -212,7 +212,8 @@ def test_conv2d_output_matches_torch(term):
 
 def test_2025_values():
     key = _by_id(answer_key(_block("2025")))
-    assert list(key) == [default for _, default in SLOTS.values()]  # 2025's numbering is the default
+    # 2025's numbering is the default; the AttentionRNN diagram is not asked in 2025
+    assert list(key) == [default for _, default in SLOTS.values() if default is not None]
     x, W = torch.zeros(7, 11, dtype=torch.float64), torch.zeros(1, 7, 3, dtype=torch.float64)
     out = F.conv1d(x[None], W, stride=2)[0]
     jw = jacobian(lambda w: F.conv1d(x[None], w, stride=2)[0], W)

@@ -66,8 +66,9 @@ from nyu_dl_hw2.reference.theory.layout import LAYOUTS, jacobian_blocks
 from nyu_dl_hw2.reference.theory.shapes import conv2d_output_shape
 from nyu_dl_hw2.reference.theory.untrained import untrained_accuracy, untrained_loss
 
-# slot -> (section of the theory block, default id = Spring 2025's numbering); in question order
-SLOTS: dict[str, tuple[str, str]] = {
+# slot -> (section of the theory block, default id = Spring 2025's numbering, None: not asked
+# unless the block's `ids` names it); in question order
+SLOTS: dict[str, tuple[str, str | None]] = {
     "conv2d_output": ("conv2d", "1.1(a)"),
     "conv_output_shape": ("conv2d", "1.1(b)"),
     "conv1d_output": ("conv1d", "1.1(c)(i)"),
@@ -79,6 +80,7 @@ SLOTS: dict[str, tuple[str, str]] = {
     "gated_rnn_step_jacobians": ("gated_rnn", "1.2.1(c)"),
     "gated_rnn_grad_wx": ("gated_rnn", "1.2.1(d)"),
     "gated_rnn_gradient_stability": ("gated_rnn", "1.2.1(e)"),
+    "attention_rnn_diagram": ("attention_rnn", None),  # Fall 2022 / Spring 2024 / Fall 2025 only
     "attention_weights_dimension": ("attention_rnn", "1.2.2(a)"),
     "attention_rnn_k": ("attention_rnn", "1.2.2(b)"),
     "attention_rnn_inf": ("attention_rnn", "1.2.2(c)"),
@@ -212,7 +214,7 @@ def _ids(raw: Any, present: set[str]) -> dict[str, str]:
                 raise KeyConfigError(f"ids.{slot}", f"must be a question id like \"1.1(a)\" or null, got {_show(value)}",
                                      "quote it, or write null to drop the question")
             value = value.strip()
-        elif section in present:
+        elif section in present and default is not None:
             value = default
         else:
             continue
@@ -445,6 +447,16 @@ def _attention_answers(cfg, ids, layout) -> list[Answer]:
     out: list[Answer] = []
     k = cfg["k"]
     num = layout == "numerator"
+    if "attention_rnn_diagram" in ids:
+        out.append(Answer(
+            id=ids["attention_rnn_diagram"], slot="attention_rnn_diagram",
+            question=f"Diagram of AttentionRNN({k}) (graded by hand)",
+            value=("x[t], " + ", ".join(f"h[t-{i}]" for i in range(1, k + 1)) +
+                   " -> Q_i, K_i, V_i -> q_i, k_i, v_i; w_i = q_i^T k_i -> softargmax -> a[t]; "
+                   "h[t] = sum_i a_i[t] v_i[t]; h[t] is delayed to feed the next steps as h[t-1] ... h[t-" + f"{k}]"),
+            notes=(f"Look for: the {k + 1} inputs each with its own Q_i, K_i, V_i, the dot products q_i^T k_i, one "
+                   "softargmax over all of them, the weighted sum of the values, and the delay lines back into the cell."),
+        ))
     if "attention_weights_dimension" in ids:
         mats = [[np.eye(2)] * (k + 1)] * 3
         size = attention_rnn_forward(np.ones((1, 2)), *mats).a.shape[1]
@@ -606,7 +618,7 @@ _SUBJECTS = {  # what each shape is of, as the text before `∈ R^{...}` reads (
     "conv1d_grad_weight": r"∂\s*(?:ℓ|l|L)\s*\)*\s*/\s*\(*\s*∂\s*W\s*\)*[^,;∂.?]{0,25}$",
     "gated_rnn_gate_dimension": r"\bc\s*(?:\[\s*t\s*\]|_t|\(t\))?[^,;.?]{0,25}$",
 }
-_PROSE_SLOTS = {"gated_rnn_diagram": "figure", "attention_rnn_k": "prose", "attention_rnn_inf": "prose",
+_PROSE_SLOTS = {"gated_rnn_diagram": "figure", "attention_rnn_diagram": "figure", "attention_rnn_k": "prose", "attention_rnn_inf": "prose",
                 "gated_rnn_step_jacobians": "prose", "gated_rnn_gradient_stability": "prose",
                 "attention_rnn_step_jacobian": "prose", "attention_rnn_state_grad": "prose",
                 "loss_spikes_cause": "prose", "loss_spikes_above_initial": "prose", "loss_spikes_fixes": "prose"}

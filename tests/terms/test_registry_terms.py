@@ -91,6 +91,21 @@ def test_theory_key_is_numerator_with_the_terms_numbers(term):
     assert key["conv1d_jacobian_weight"].blocks[0][-1] == length  # numerator: output axes first
 
 
+def test_every_keyed_question_has_the_pdfs_points(term):
+    """The key lists every question the PDF prices: the AttentionRNN diagram (1.2.2(a) of Fall
+    2022, Spring 2024 and Fall 2025) is a by-hand figure slot, not a gap of 4 points."""
+    ident, a = term
+    points = a.theory.get("points") or {}
+    if not points:  # Spring 2021 prints 50 in all, no per-item points
+        return
+    key = {x.id: x for x in answer_key(a.theory)}
+    assert set(key) == set(points)
+    if "attention_rnn_diagram" in (a.theory.get("ids") or {}):
+        assert key["1.2.2(a)"].slot == "attention_rnn_diagram" and sum(points.values()) == 50
+    else:
+        assert all(x.slot != "attention_rnn_diagram" for x in key.values())
+
+
 def test_cnn_checks_name_the_terms_class(term):
     ident, a = term
     want = terms.TERMS[ident].cnn_class
