@@ -30,10 +30,14 @@ PROBE_STATUSES = ("ok", "error", "timeout", "crashed", "not-run")
 class Limits:
     """Resource limits for one notebook job (applied in the child before student code).
 
-    - ``cell_seconds``: wall time of one cell (``setitimer`` in the child; the server kills
-      the child ``grace_seconds`` later if the cell ignores it).
-    - ``notebook_seconds``: wall time for all cells together; cells after it is spent are
-      ``skipped``.
+    - ``cell_seconds``: CPU time of one cell (``setitimer(ITIMER_PROF)`` in the child: all its
+      threads), with a wall-clock net of ``wall_factor`` times it for code that sleeps; the
+      server kills the child ``grace_seconds`` after the net if the cell ignores it.
+    - ``notebook_seconds``: CPU time for all cells together (the same wall-clock net); cells
+      after it is spent are ``skipped``. Probe timeouts count the same way.
+    - ``wall_factor``: the wall-clock net in multiples of a CPU-time limit. CPU time is what
+      a verdict may depend on: a loaded machine stretches the wall clock, not the CPU time
+      (see grader/sandbox/timer.py).
     - ``cpu_seconds``: RLIMIT_CPU soft limit (hard = soft + 10 s); None: computed from the
       wall budgets times the thread count, plus 30 s.
     - ``memory_mb``: RLIMIT_AS. A process with torch imported already maps ~670 MiB.
@@ -58,6 +62,7 @@ class Limits:
     nofile: int = 256
     output_bytes: int = 20_000
     grace_seconds: float = 2.0
+    wall_factor: float = 4.0  # = timer.WALL_FACTOR
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -179,14 +184,16 @@ class NotebookJob:
             object.__setattr__(self, "probes", tuple(self.probes))
 
     def budget_seconds(self) -> float:
-        """Upper bound of the wall time the job may take (for the grader-side watchdog)."""
+        """Upper bound of the wall time the job may take (for the grader-side watchdog): the
+        limits count CPU time, so the wall clock may run `wall_factor` times longer."""
         lim = self.limits
-        probes = sum(p.timeout + lim.grace_seconds for p in self.probes)
+        k = max(1.0, lim.wall_factor)
+        probes = sum(p.timeout * k + lim.grace_seconds for p in self.probes)
         # a child that dies with probes unanswered is replaced by a definitions-mode re-run
         restarts = 0.0
         if self.probes and (self.mode == "definitions" or self.recover_probes):
-            restarts = min(len(self.probes), 3) * (lim.cell_seconds + 2 * lim.grace_seconds + 20.0)
-        return lim.notebook_seconds + lim.grace_seconds + probes + restarts + 30.0
+            restarts = min(len(self.probes), 3) * (lim.cell_seconds * k + 2 * lim.grace_seconds + 20.0)
+        return lim.notebook_seconds * k + lim.grace_seconds + probes + restarts + 30.0
 
     def max_result_bytes(self) -> int:
         """The largest result the server may send back for this job: what it asked for

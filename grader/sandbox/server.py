@@ -283,7 +283,8 @@ class ChildRun:
         start = time.monotonic()
         phase = "setup"
         deadline = start + SETUP_SECONDS
-        cells_deadline = start + float(self.job["limits"]["notebook_seconds"]) + SETUP_SECONDS + \
+        wall = max(1.0, float(self.job["limits"].get("wall_factor") or 1.0))  # limits count CPU time
+        cells_deadline = start + float(self.job["limits"]["notebook_seconds"]) * wall + SETUP_SECONDS + \
             2 * float(self.job["limits"]["grace_seconds"])
         in_cells = True
         killed = ""
@@ -390,11 +391,11 @@ class ChildRun:
                     grace = float(self.job["limits"]["grace_seconds"])
                     if kind == "cell_start":
                         phase = f"cell {nxt['index']}"
-                        deadline = now + float(nxt["timeout"]) + grace
+                        deadline = now + float(nxt["timeout"]) * wall + grace
                     elif kind == "probe_start":
                         in_cells = False
                         phase = f"probe {nxt['id']}"
-                        deadline = now + float(nxt["timeout"]) + grace
+                        deadline = now + float(nxt["timeout"]) * wall + grace
                         self.send_args(expect.next_probe - 1)
                         self.write_args()
                     elif kind == "cells_done":

@@ -118,13 +118,14 @@ def test_loop_that_swallows_the_timeout_is_still_stopped(run):
 
 
 def test_loop_that_ignores_the_timer_is_killed(run):
-    r = run(["x = 1", "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass",
+    r = run(["x = 1", "import signal\nfor s in (signal.SIGALRM, signal.SIGPROF):\n    signal.signal(s, signal.SIG_IGN)\n"
+             "while True:\n    pass",
              "def f():\n    return x + 1"],
-            limits=Limits(cell_seconds=0.5, notebook_seconds=20, grace_seconds=1.0, memory_mb=2048),
+            limits=Limits(cell_seconds=0.5, notebook_seconds=20, grace_seconds=1.0, memory_mb=2048, wall_factor=2.0),
             probes=(call("f", "f"),), recover_probes=True)
     assert statuses(r) == ["ok", "timeout", "skipped"]
     assert r.crashed is not None and r.crashed.phase == "cell 1"
-    assert 1.4 < r.cells[1].seconds < 4.0  # 0.5 s limit + 1 s grace, then killed
+    assert 1.9 < r.cells[1].seconds < 4.5  # 0.5 s limit x wall net 2 + 1 s grace, then killed
     # the probes are still answered, by a fresh child that re-ran the definitions
     assert r.replies["f"].value == 2 and r.restarts == 1
     assert any("definitions mode" in w for w in r.warnings)
@@ -142,10 +143,32 @@ def test_infinite_loop_in_a_probe_costs_that_probe_only(server, tmp_path):
     assert r2.replies["z"].value == 3
 
 
+SPIN = "import time\nt0 = time.process_time()\nwhile time.process_time() - t0 < {}:\n    pass"
+
+
 def test_notebook_time_limit_skips_the_rest(run):
-    r = run(["import time\ntime.sleep(0.6)", "time.sleep(0.6)", "x = 1"],
-            limits=Limits(cell_seconds=5, notebook_seconds=0.8, grace_seconds=1.0, memory_mb=2048))
+    r = run([SPIN.format(0.6), SPIN.format(0.6), "x = 1"],
+            limits=Limits(cell_seconds=5, notebook_seconds=0.8, grace_seconds=1.0, memory_mb=2048, wall_factor=50))
     assert statuses(r) == ["ok", "timeout", "skipped"]
+
+
+def test_limits_count_cpu_time_not_the_wall_clock(run):
+    """A loaded machine stretches the wall clock, not the CPU time a verdict may depend on: a
+    cell that waits 1.5 s of wall time passes a 1 s limit, one that computes for 1 s fails it."""
+    r = run(["import time\ntime.sleep(1.5)\nx = 1", SPIN.format(3), "y = 2"],
+            limits=Limits(cell_seconds=1.0, notebook_seconds=20, grace_seconds=1.0, memory_mb=2048, wall_factor=50))
+    assert statuses(r) == ["ok", "timeout", "ok"]
+    assert "CPU time" in r.cells[1].error.message and "wall" not in r.cells[1].error.message
+
+
+def test_code_that_sleeps_is_stopped_by_the_wall_clock_net(run):
+    r = run(["import time\ndef nap():\n    time.sleep(60)", "nap()", "x = 1"], probes=(call("nap", "nap", timeout=0.5),),
+            limits=Limits(cell_seconds=0.5, notebook_seconds=20, grace_seconds=1.0, memory_mb=2048, wall_factor=2.0))
+    assert statuses(r) == ["ok", "timeout", "ok"]
+    assert 0.9 < r.cells[1].seconds < 3.0  # 0.5 s x 2
+    assert r.replies["nap"].status == "timeout"
+    for message in (r.cells[1].error.message, r.replies["nap"].error.message):
+        assert "wall-clock" in message and "overloaded" in message, message
 
 
 # ---------------------------------------------------------------------------------------
