@@ -497,11 +497,22 @@ def precompile_seccomp() -> bool:
     sc = _seccomp_module()
     if sc is None:
         return False
-    fd = -1
     try:
         f, skipped = _build_filter(sc, 1)
-        fd = os.memfd_create("hw2-grader-seccomp", 0)
+        prog = export_program(f)
+        if not prog or len(prog) % 8 or len(prog) // 8 > 4096:  # sock_filter: 8 bytes each, at most 4096
+            return False
+        _PID1_PROGRAM = (prog, tuple(skipped))
+        return True
+    except Exception:  # noqa: BLE001 - children fall back to building their own filter
+        _PID1_PROGRAM = None
+        return False
 
+
+def export_program(f: Any) -> bytes:
+    """The BPF program libseccomp generates for filter `f` (its `export_bpf`, through a memfd)."""
+    fd = os.memfd_create("hw2-grader-seccomp", 0)
+    try:
         class _File:
             def fileno(self) -> int:
                 return fd
@@ -513,18 +524,11 @@ def precompile_seccomp() -> bool:
         while len(prog) < size:
             chunk = os.read(fd, size - len(prog))
             if not chunk:
-                break
+                raise OSError(errno.EIO, "short read of the exported seccomp program")
             prog += chunk
-        if not prog or len(prog) != size or size % 8 or size // 8 > 4096:  # sock_filter: 8 bytes, at most 4096
-            return False
-        _PID1_PROGRAM = (prog, tuple(skipped))
-        return True
-    except Exception:  # noqa: BLE001 - children fall back to building their own filter
-        _PID1_PROGRAM = None
-        return False
+        return prog
     finally:
-        if fd >= 0:
-            os.close(fd)
+        os.close(fd)
 
 
 class _SockFprog(ctypes.Structure):
