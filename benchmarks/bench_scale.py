@@ -9,10 +9,14 @@ numbers stay comparable on a loaded machine):
 
 - cold: ``python -c "import torch"`` against ``grader grade`` of one zip whose checks do
   not train (a registry made here: the Spring 2025 one without its training checks, every
-  notebook in definitions mode), median of ``--repeat`` runs;
+  notebook in definitions mode), median of ``--repeat`` runs; beside them the floor such a
+  grading cannot go under (``import torch, torch._dynamo``: torch.export and an optimizer's
+  first ``zero_grad`` import dynamo, in the sandbox server's warm-up) and the sandbox
+  server's start alone (launch to "ready");
 - warm: the marginal cost of one more notebook in ``grader batch --workers 2`` (the time
   of 12 distinct zips minus that of 4, per extra notebook: start-up and the cache cannot
-  hide in it; every zip differs by a comment, every batch writes to a fresh folder),
+  hide in it; every zip differs by a comment, every batch writes to a fresh folder; the
+  issue's measure), with the cold row's registry and without its verified structure,
   against re-executing the same notebooks with nbclient (a Jupyter kernel per notebook;
   the ``bench`` extra: ``pip install -e '.[bench]'``), per notebook per core;
 - full: ``grader grade`` of the reference Spring 2025 submission (every check, training
@@ -69,6 +73,11 @@ checks:
 LIGHT = NO_TRAINING.replace("id: bench-no-training", "id: bench-light") + "".join(
     f"  - {{id: {c}, remove: true}}\n" for c in ("cnn.conv", "cnn.batchnorm", "cnn.activation", "cnn.pooling",
                                                   "cnn.residual", "cnn.linear"))
+
+
+# The sandbox server's start alone (prints seconds from launch to its "ready"; CPU includes the server's).
+SERVER_READY = ("import time; t = time.monotonic(); from grader.sandbox import SandboxServer; s = SandboxServer(); "
+                "s.start(); print(round(time.monotonic() - t, 3)); s.close()")
 
 
 def timed(cmd: list[str], **kw) -> tuple[float, float, subprocess.CompletedProcess]:
@@ -137,13 +146,23 @@ def cold(tmp: Path, repeat: int) -> None:
             row("cold: grader grade (no training checks)", "failed", p.stderr.strip().splitlines()[-1][:100])
             return
         grade_runs.append((w, c, json.loads(p.stdout)))
+    dynamo_runs = [timed([sys.executable, "-c", "import torch, torch._dynamo"]) for _ in range(repeat)]
+    server_runs = [timed([sys.executable, "-c", SERVER_READY]) for _ in range(repeat)]
     tw, tc = statistics.median(r[0] for r in torch_runs), statistics.median(r[1] for r in torch_runs)
     gw, gc = statistics.median(r[0] for r in grade_runs), statistics.median(r[1] for r in grade_runs)
+    dw, dc = statistics.median(r[0] for r in dynamo_runs), statistics.median(r[1] for r in dynamo_runs)
+    ready = [float(r[2].stdout.split()[-1]) for r in server_runs if r[2].returncode == 0 and r[2].stdout.strip()]
+    sc = statistics.median(r[1] for r in server_runs)
     g = grade_runs[0][2]
     checks = len(g["checks"])
     row('cold: python -c "import torch"', fmt(tw, tc), f"median of {repeat}")
     row(f"cold: grader grade, {len(NOTEBOOKS)} notebooks, {checks} checks", fmt(gw, gc),
         f"{gw / tw:.2f}x import torch (wall; target <= 1.5x), {g['raw_score']:g}/{g['auto_max']:g} points")
+    row('cold: python -c "import torch, torch._dynamo"', fmt(dw, dc),
+        f"{dw / tw:.2f}x import torch: the floor of a grading that exports a forward or steps an optimizer")
+    if ready:
+        row("cold: sandbox server, launch to ready", fmt(statistics.median(ready), sc),
+            f"{statistics.median(ready) / tw:.2f}x import torch (torch, matplotlib, IPython, dynamo + export warm-up)")
 
 
 def batch_seconds(folder: Path, reg: Path, workers: int, extra: list[str] = ()) -> tuple[float, float, dict]:

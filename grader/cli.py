@@ -412,13 +412,13 @@ def grade(ctx: click.Context, submission: str, assignment: str | None, submitted
 
     Student code runs only in a sandboxed child process; the score is decided here.
     """
-    from .grading import grade as grade_zip
-    from .report.console import grade_view
-    from .report.feedback import feedback_markdown
-    from .report.jsonout import grade_json
-
     zip_path = _existing_zip(submission)
-    with _with_runner(True) as runner:
+    with _with_runner(True) as runner:  # the server's start-up first: it overlaps everything below
+        from .grading import grade as grade_zip
+        from .report.console import grade_view
+        from .report.feedback import feedback_markdown
+        from .report.jsonout import grade_json
+
         a = _load_assignment(ctx, assignment)
         options = _grade_options(a, submitted_at, seed, starters=_handout(ctx, a))
         if as_json:
@@ -467,13 +467,13 @@ def check(ctx: click.Context, submission: str, assignment: str | None, submitted
     """
     from datetime import timezone
 
-    from .grading import grade as grade_zip
-    from .report.console import grade_view, selfcheck_view
-    from .report.jsonout import grade_json
-
     zip_path = _existing_zip(submission)
     bundle = None
-    with _with_runner(run_code) as runner:
+    with _with_runner(run_code) as runner:  # the server's start-up first: it overlaps everything below
+        from .grading import grade as grade_zip
+        from .report.console import grade_view, selfcheck_view
+        from .report.jsonout import grade_json
+
         if bundle_path:
             from .bundle import open_bundle
 

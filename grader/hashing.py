@@ -31,6 +31,24 @@ def digest(*values: Any) -> str:
 
 
 def _feed(h: Any, value: Any) -> None:
+    t = type(value)
+    if t is str:  # the common exact types first, as the branches below would take them
+        data = value.encode()
+        h.update(b"S%d:" % len(data) + data)
+    elif t is int or t is float:
+        h.update(f"{t.__name__[0]}{value!r};".encode())
+    elif t is bool or value is None:
+        h.update(f"C{value!r};".encode())
+    elif t is list or t is tuple:
+        h.update(b"[")
+        for v in value:
+            _feed(h, v)
+        h.update(b"]")
+    else:
+        _feed_other(h, value)
+
+
+def _feed_other(h: Any, value: Any) -> None:
     if isinstance(value, np.generic):  # before float: np.float64 is a float whose repr differs
         _feed(h, value.item())
     elif value is None or isinstance(value, bool):

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
-
-from .checks import NotebookFacts, Reply, Request
-from .grading import RunOutcome
 from .numerics import NumericSettings, from_environ
-from .plain import plain
-from .registry import SandboxLimits
+
+if TYPE_CHECKING:  # imported where used: `open_runner` launches the server before these load
+    from .checks import Request
+    from .grading import RunOutcome
+    from .registry import SandboxLimits
 
 SNAPSHOT = "$snapshot"  # a Request with this probe name asks for weight snapshots during a full run
 
@@ -101,6 +102,9 @@ class SandboxRunner:
 
     def run(self, notebook: Path, scratch: Path, mode: str, limits: SandboxLimits,
             requests: Mapping[str, Request]) -> RunOutcome:
+        from .checks import NotebookFacts, Reply
+        from .grading import RunOutcome
+        from .plain import plain
         from .sandbox import Limits, NotebookJob, ProbeRequest, Shims, SnapshotRequest
         from .sandbox.jobs import DISK_NOTE
 
@@ -228,11 +232,13 @@ def open_runner(hidden: tuple[str, ...] = (), lanes: int = 1) -> Iterator[Sandbo
     Private reference folders (`--references`) are always hidden from student code. The
     numeric settings (grader.numerics) are checked first: a bad value is a `UsageError`.
     """
-    from .checks.base import reference_folders
     from .sandbox import SandboxServer
 
     settings = from_environ()
-    hidden = tuple(hidden) + tuple(reference_folders())
+    # the folders given with --references (grader.checks.base, not imported here when no one
+    # gave any: the server is launched before the grader's checking code loads)
+    base = sys.modules.get(f"{__package__}.checks.base")
+    hidden = tuple(hidden) + tuple(base.reference_folders() if base is not None else ())
     server = SandboxServer(hidden=list(hidden), threads=settings.torch_threads)
     server.start(wait=False)
     # While the sandbox's children train on the cores, the grader's own judging (small

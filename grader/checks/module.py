@@ -203,7 +203,32 @@ def _key(value: Any) -> str:
     return json.dumps(plain(value), sort_keys=True)
 
 
+_MADE: dict[tuple[str, str], tuple[Any, Any]] = {}  # (generator state, spec) -> (array, state after)
+
+
 def make_input(spec: Mapping[str, Any], rng: Any) -> Any:
+    """A random input for `spec`, drawn from `rng`. The module checks of one model draw the
+    same inputs from generators in the same state (each check asks again, and verification
+    draws them once more): the array is made once and copied, and the generator is moved
+    on exactly as drawing would have (a copy: the grader's run of a program may write into it)."""
+    import json
+
+    bits = getattr(rng, "bit_generator", None)
+    if bits is None:
+        return _draw(spec, rng)
+    key = (json.dumps(bits.state, sort_keys=True), _key(spec))
+    hit = _MADE.get(key)
+    if hit is None:
+        arr = _draw(spec, rng)
+        if len(_MADE) >= 8:
+            _MADE.clear()
+        _MADE[key] = hit = (arr.copy(), bits.state)
+    else:
+        bits.state = hit[1]
+    return hit[0].copy()
+
+
+def _draw(spec: Mapping[str, Any], rng: Any) -> Any:
     import numpy as np
 
     shape = tuple(int(s) for s in spec["shape"])

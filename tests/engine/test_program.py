@@ -149,3 +149,24 @@ def test_the_cap_is_on_intermediates_alive_at_once():
     p.run([torch.ones(10, 10)], caps=Caps(max_live_elements=200))
     with pytest.raises(ProgramError, match="at once"):
         p.run([torch.ones(10, 10)], caps=Caps(max_live_elements=150))
+
+
+def test_module_inputs_are_drawn_once_and_the_generator_moves_on_as_if_drawn():
+    # the module checks of one model ask for the same inputs; each gets its own copy of them
+    from grader.checks import module
+
+    spec, ispec = {"shape": [2, 3, 8, 8], "low": -1, "high": 1}, {"shape": [5], "dtype": "int64", "high": 9}
+
+    def draws(make):
+        rng = np.random.default_rng(7)
+        return make(spec, rng), make(ispec, rng), rng.uniform()
+
+    fresh = draws(module._draw)
+    first, again = draws(module.make_input), draws(module.make_input)
+    for got in (first, again):
+        assert all(np.array_equal(a, b) and a.dtype == b.dtype for a, b in zip(fresh[:2], got[:2]))
+        assert got[2] == fresh[2]
+    first[0][...] = 99  # a program run that writes into its input changes no other check's input
+    assert np.array_equal(draws(module.make_input)[0], fresh[0])
+    other = module.make_input(spec, np.random.default_rng(8))
+    assert not np.array_equal(other, fresh[0])
