@@ -185,18 +185,27 @@ def run_notebook(plan: NotebookPlan, rule: FileRule, path: Path, scratch: Path, 
     runner is: several notebooks of a submission may run at once (see `_run_ahead`)."""
     if not (plan.needs_run and runner is not None and options.run_code):
         return RunOutcome(replies={}, facts=NotebookFacts(cell_sources=plan.sources))
-    return merge_runs([run_job(plan, i, rule, path, scratch, assignment, runner) for i in range(len(plan.jobs))])
+    folders = job_folders(plan, scratch)
+    return merge_runs([run_job(plan, i, rule, folders[i] / path.name, folders[i], assignment, runner)
+                       for i in range(len(plan.jobs))])
+
+
+def job_folders(plan: NotebookPlan, scratch: Path) -> list[Path]:
+    """The folder of each child of a notebook: its own folder for the notebook's run, a copy
+    for each sub-job, made before any of them starts (two children never share a file, and
+    none sees what another wrote)."""
+    folders = [scratch]
+    for i in range(1, len(plan.jobs)):
+        copy = scratch.parent / f"{scratch.name}.job{i}"
+        shutil.copytree(scratch, copy, symlinks=True, dirs_exist_ok=True)
+        folders.append(copy)
+    return folders
 
 
 def run_job(plan: NotebookPlan, index: int, rule: FileRule, path: Path, scratch: Path, assignment: Assignment,
             runner: Runner) -> RunOutcome:
-    """One child of a notebook (`plan.jobs[index]`; 0 is the notebook's run). A sub-job runs in
-    a copy of the notebook's folder, so two children at once never share a file."""
-    if index:
-        copy = scratch.parent / f"{scratch.name}.job{index}"
-        if not copy.exists():
-            shutil.copytree(scratch, copy, symlinks=True)
-        path, scratch = copy / path.name, copy
+    """One child of a notebook: the requests of `plan.jobs[index]` (0: the notebook's run) in
+    the folder `scratch` (see `job_folders`)."""
     outcome = runner.run(path, scratch, rule.mode, assignment.sandbox,
                          {key: plan.requests[key] for key in plan.jobs[index]})
     if not outcome.facts.failed_cells:
@@ -416,31 +425,30 @@ def _run_ahead(assignment: Assignment, sub: Any, checks: list[Check], options: O
         plan = plan_notebook(rule, work / rule.name, mine, options)
         if plan.needs_run:
             notebooks.append((rule, work, plan))
-    units = [(sum(float(plan.requests[k].timeout or 0) for k in keys), rule, work, plan, i)
-             for rule, work, plan in notebooks for i, keys in enumerate(plan.jobs)]
+    units = [(sum(float(plan.requests[k].timeout or 0) for k in keys), rule, folder, plan, i)
+             for rule, work, plan in notebooks
+             for i, (keys, folder) in enumerate(zip(plan.jobs, job_folders(plan, work)))]
 
-    def run(rule: FileRule, work: Path, plan: NotebookPlan, i: int) -> tuple[RunOutcome, float, float]:
+    def run(rule: FileRule, folder: Path, plan: NotebookPlan, i: int) -> tuple[RunOutcome, float, float]:
         t0 = time.monotonic()
-        return run_job(plan, i, rule, work / rule.name, work, assignment, runner), t0, time.monotonic()
+        return run_job(plan, i, rule, folder / rule.name, folder, assignment, runner), t0, time.monotonic()
 
-    def collect(rule: FileRule, plan: NotebookPlan, parts: list[Callable[[], tuple[RunOutcome, float, float]]]
-                ) -> tuple[RunOutcome, float]:
+    def collect(parts: list[Callable[[], tuple[RunOutcome, float, float]]]) -> tuple[RunOutcome, float]:
         done = [part() for part in parts]  # in the plan's order: the notebook's run first
         span = max(end for _, _, end in done) - min(start for _, start, _ in done)
         return merge_runs([outcome for outcome, _, _ in done]), span
 
     if len(units) < 2:  # nothing to overlap: run when judged (no thread, no clone)
-        return {rule.name: (plan, functools.partial(collect, rule, plan, [functools.partial(run, rule, work, plan, 0)]))
+        return {rule.name: (plan, functools.partial(collect, [functools.partial(run, rule, work, plan, 0)]))
                 for rule, work, plan in notebooks}
     from concurrent.futures import ThreadPoolExecutor
 
     pool = ThreadPoolExecutor(max_workers=reserve(len(units)), thread_name_prefix="notebook-run")
     futures: dict[tuple[str, int], Any] = {}
-    for _, rule, work, plan, i in sorted(units, key=lambda u: -u[0]):
-        futures[(rule.name, i)] = pool.submit(run, rule, work, plan, i).result
+    for _, rule, folder, plan, i in sorted(units, key=lambda u: -u[0]):
+        futures[(rule.name, i)] = pool.submit(run, rule, folder, plan, i).result
     pool.shutdown(wait=False)
-    return {rule.name: (plan, functools.partial(collect, rule, plan, [futures[(rule.name, i)]
-                                                                      for i in range(len(plan.jobs))]))
+    return {rule.name: (plan, functools.partial(collect, [futures[(rule.name, i)] for i in range(len(plan.jobs))]))
             for rule, work, plan in notebooks}
 
 

@@ -61,6 +61,7 @@ class Recording:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[str, ...], float]] = []
+        self.folders: dict[str, set[Path]] = {}
         self.lock = threading.Lock()
 
     def reserve(self, count: int) -> int:
@@ -69,6 +70,7 @@ class Recording:
     def run(self, nb: Path, scratch: Path, mode: str, limits: Any, requests: Mapping[str, Request]) -> RunOutcome:
         assert nb.parent == scratch and nb.is_file()
         with self.lock:
+            self.folders.setdefault(nb.name, set()).add(scratch)
             self.calls.append((nb.name, tuple(sorted(r.probe for r in requests.values())),
                                sum(r.timeout for r in requests.values())))
         return RunOutcome({k: Reply(False, error="not run here", status="not-run") for k in requests},
@@ -81,6 +83,7 @@ def test_a_training_check_runs_in_its_own_child_longest_first(demo, tmp_path):
     grade(z, demo, Options(submitted_at=demo.deadline), rec)
     nets = [probes for name, probes, _ in rec.calls if name == "nets.ipynb"]
     assert ("train",) in nets and len(nets) == 2 and "train" not in nets[1 - nets.index(("train",))]
+    assert len(rec.folders["nets.ipynb"]) == 2  # each child in a folder of its own
     costs = [cost for _, _, cost in rec.calls]
     assert costs == sorted(costs, reverse=True)
 
