@@ -91,6 +91,9 @@ def main() -> None:
     print(f"total: {wall:.1f} s wall, {cpu_me:.1f} s CPU of the grader + {cpu_kids:.1f} s of the sandbox; "
           f"lower bound {(cpu_me + cpu_kids) / cores:.1f} s wall on {cores} cores; "
           f"{g.raw_score:g}/{g.auto_max:g} points")
+    for c in g.checks:  # e.g. a CPU-time budget spent on a loaded machine: a "timeout" verdict
+        if c.points < c.max_points:
+            print(f"  {c.id}: {c.points:g}/{c.max_points:g} {c.message[:160]}")
 
 
 if __name__ == "__main__":
