@@ -6,8 +6,9 @@ so the engine's modules can move and split without breaking a course.
 
 Grader side (judges, run in the grader's own process):
 
-- `Request` (what the sandbox child must run), `Reply` (what it said: a claim), `Verdict`
-  (a judge's answer), `Measure` (the number a threshold verdict decided on);
+- `Request` (what the sandbox child must run; `job="name"` runs it in a child of its own on
+  a free lane when the notebook runs in definitions mode), `Reply` (what it said: a claim),
+  `Verdict` (a judge's answer), `Measure` (the number a threshold verdict decided on);
 - `rng_for(ctx, check_id, public)`: the check's random stream (public cases the same for
   everyone, hidden ones following the secret seed), `hidden_error(reply)`: a failure said
   without repeating hidden inputs;

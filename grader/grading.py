@@ -120,6 +120,8 @@ class NotebookPlan:
     per_check: Mapping[str, Mapping[str, str]]  # check id -> its local reply names -> request key
     build_errors: Mapping[str, str]
     needs_run: bool
+    # the request keys of each child: the notebook's run first, then one per sub-job (`Request.job`)
+    jobs: tuple[tuple[str, ...], ...] = ((),)
 
 
 def grade_notebook(rule: FileRule, path: Path, scratch: Path, checks: list[Check], assignment: Assignment,
@@ -158,7 +160,23 @@ def plan_notebook(rule: FileRule, path: Path, checks: list[Check], options: Opti
             mapping[local] = key
         per_check[check.id] = mapping
     needs_run = bool(requests) or (rule.mode == "full" and rule.execution_penalty)
-    return NotebookPlan(sources, requests, per_check, build_errors, needs_run)
+    return NotebookPlan(sources, requests, per_check, build_errors, needs_run, _jobs(rule, requests))
+
+
+def _jobs(rule: FileRule, requests: Mapping[str, Request]) -> tuple[tuple[str, ...], ...]:
+    """The request keys of each child of one notebook: the requests without a `job` in the
+    notebook's run (first), each named job in a child of its own (by name). Only in
+    definitions mode, where a second run costs milliseconds; a notebook run in full keeps
+    one run (a second would repeat the student's own training cells). The same on every
+    machine, however many lanes it has: a probe's namespace does not depend on the cores."""
+    if rule.mode != "definitions":
+        return (tuple(requests),)
+    groups: dict[str, list[str]] = {}
+    for key, req in requests.items():
+        groups.setdefault(req.job, []).append(key)
+    main = groups.pop("", [])
+    jobs = ([tuple(main)] if main else []) + [tuple(keys) for _, keys in sorted(groups.items())]
+    return tuple(jobs) or ((),)
 
 
 def run_notebook(plan: NotebookPlan, rule: FileRule, path: Path, scratch: Path, assignment: Assignment,
@@ -167,12 +185,49 @@ def run_notebook(plan: NotebookPlan, rule: FileRule, path: Path, scratch: Path, 
     runner is: several notebooks of a submission may run at once (see `_run_ahead`)."""
     if not (plan.needs_run and runner is not None and options.run_code):
         return RunOutcome(replies={}, facts=NotebookFacts(cell_sources=plan.sources))
-    outcome = runner.run(path, scratch, rule.mode, assignment.sandbox, plan.requests)
+    folders = job_folders(plan, scratch)
+    return merge_runs([run_job(plan, i, rule, folders[i] / path.name, folders[i], assignment, runner)
+                       for i in range(len(plan.jobs))])
+
+
+def job_folders(plan: NotebookPlan, scratch: Path) -> list[Path]:
+    """The folder of each child of a notebook: its own folder for the notebook's run, a copy
+    for each sub-job, made before any of them starts (two children never share a file, and
+    none sees what another wrote)."""
+    folders = [scratch]
+    for i in range(1, len(plan.jobs)):
+        copy = scratch.parent / f"{scratch.name}.job{i}"
+        shutil.copytree(scratch, copy, symlinks=True, dirs_exist_ok=True)
+        folders.append(copy)
+    return folders
+
+
+def run_job(plan: NotebookPlan, index: int, rule: FileRule, path: Path, scratch: Path, assignment: Assignment,
+            runner: Runner) -> RunOutcome:
+    """One child of a notebook: the requests of `plan.jobs[index]` (0: the notebook's run) in
+    the folder `scratch` (see `job_folders`)."""
+    outcome = runner.run(path, scratch, rule.mode, assignment.sandbox,
+                         {key: plan.requests[key] for key in plan.jobs[index]})
     if not outcome.facts.failed_cells:
         return outcome
     # the run's folder shown as `.`: the same zip must give the same report wherever it is graded
     failed = tuple(c.replace(str(scratch), ".") for c in outcome.facts.failed_cells)
     return dataclasses.replace(outcome, facts=dataclasses.replace(outcome.facts, failed_cells=failed))
+
+
+def merge_runs(parts: list[RunOutcome]) -> RunOutcome:
+    """A notebook's outcome from its children: the notebook's run (first) says how its cells
+    ran; every child answers its own requests; notes and problems of all, each once."""
+    main = parts[0]
+    if len(parts) == 1:
+        return main
+    replies: dict[str, Reply] = {}
+    for part in parts:
+        replies.update(part.replies)
+    notes = tuple(dict.fromkeys(n for part in parts for n in part.facts.notes))
+    return dataclasses.replace(main, replies=replies, facts=dataclasses.replace(main.facts, notes=notes),
+                               seconds=sum(part.seconds for part in parts),
+                               problems=tuple(dict.fromkeys(p for part in parts for p in part.problems)))
 
 
 def judge_notebook(plan: NotebookPlan, outcome: RunOutcome, rule: FileRule, checks: list[Check], options: Options,
@@ -351,15 +406,16 @@ def _notebook_folder(scratch: Path, rule: FileRule, sub: Any) -> Path:
 
 def _run_ahead(assignment: Assignment, sub: Any, checks: list[Check], options: Options, runner: Runner | None,
                scratch: Path) -> dict[str, tuple[NotebookPlan, Any]]:
-    """Start the sandbox runs of the notebooks at the same time when the runner has lanes
-    for it (`reserve`, grader.sandbox_runner): notebook name -> (plan, future of (outcome,
-    run seconds)). Plans are built here and judging stays in the caller, one notebook at a
-    time in the registry's order, so verdicts do not depend on which run ends first. The
-    longest runs (by their requests' time limits) start first. Empty: a runner without lanes."""
+    """Start the sandbox runs of the notebooks, and their sub-jobs, at the same time when the
+    runner has lanes for it (`reserve`, grader.sandbox_runner): notebook name -> (plan, future
+    of (outcome, run seconds)). Plans are built here and judging stays in the caller, one
+    notebook at a time in the registry's order, so verdicts do not depend on which run ends
+    first. The longest children (by their requests' time limits) start first, so the lanes
+    end together. Empty: a runner without lanes."""
     reserve = getattr(runner, "reserve", None)
     if runner is None or not options.run_code or reserve is None or getattr(runner, "lanes", 1) < 2:
         return {}
-    jobs = []
+    notebooks = []
     for rule in assignment.submission.files:
         found = sub.file(rule.name)
         if rule.kind != "notebook" or found is None or not found.present or not found.valid or not found.path:
@@ -368,23 +424,32 @@ def _run_ahead(assignment: Assignment, sub: Any, checks: list[Check], options: O
         mine = [c for c in checks if c.notebook == rule.name]
         plan = plan_notebook(rule, work / rule.name, mine, options)
         if plan.needs_run:
-            cost = sum(float(r.timeout or 0) for r in plan.requests.values())
-            jobs.append((cost, rule, work, plan))
+            notebooks.append((rule, work, plan))
+    units = [(sum(float(plan.requests[k].timeout or 0) for k in keys), rule, folder, plan, i)
+             for rule, work, plan in notebooks
+             for i, (keys, folder) in enumerate(zip(plan.jobs, job_folders(plan, work)))]
 
-    def run(rule: FileRule, work: Path, plan: NotebookPlan) -> tuple[RunOutcome, float]:
+    def run(rule: FileRule, folder: Path, plan: NotebookPlan, i: int) -> tuple[RunOutcome, float, float]:
         t0 = time.monotonic()
-        return run_notebook(plan, rule, work / rule.name, work, assignment, options, runner), time.monotonic() - t0
+        return run_job(plan, i, rule, folder / rule.name, folder, assignment, runner), t0, time.monotonic()
 
-    if len(jobs) < 2:  # nothing to overlap: run when judged (no thread, no clone)
-        return {rule.name: (plan, functools.partial(run, rule, work, plan)) for _, rule, work, plan in jobs}
+    def collect(parts: list[Callable[[], tuple[RunOutcome, float, float]]]) -> tuple[RunOutcome, float]:
+        done = [part() for part in parts]  # in the plan's order: the notebook's run first
+        span = max(end for _, _, end in done) - min(start for _, start, _ in done)
+        return merge_runs([outcome for outcome, _, _ in done]), span
+
+    if len(units) < 2:  # nothing to overlap: run when judged (no thread, no clone)
+        return {rule.name: (plan, functools.partial(collect, [functools.partial(run, rule, work, plan, 0)]))
+                for rule, work, plan in notebooks}
     from concurrent.futures import ThreadPoolExecutor
 
-    pool = ThreadPoolExecutor(max_workers=reserve(len(jobs)), thread_name_prefix="notebook-run")
-    ahead = {}
-    for _, rule, work, plan in sorted(jobs, key=lambda j: -j[0]):
-        ahead[rule.name] = (plan, pool.submit(run, rule, work, plan).result)
+    pool = ThreadPoolExecutor(max_workers=reserve(len(units)), thread_name_prefix="notebook-run")
+    futures: dict[tuple[str, int], Any] = {}
+    for _, rule, folder, plan, i in sorted(units, key=lambda u: -u[0]):
+        futures[(rule.name, i)] = pool.submit(run, rule, folder, plan, i).result
     pool.shutdown(wait=False)
-    return ahead
+    return {rule.name: (plan, functools.partial(collect, [futures[(rule.name, i)] for i in range(len(plan.jobs))]))
+            for rule, work, plan in notebooks}
 
 
 def _theory(assignment: Assignment, sub: Any) -> Any:

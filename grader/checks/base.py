@@ -35,12 +35,19 @@ class Request:
 
     `stage`: requests run in stage order (then by key), so a later stage's arguments (hidden
     inputs that check an earlier stage's answer) reach the child only after it.
+
+    `job`: requests with the same non-empty name run together in a child of their own (a
+    second run of the same notebook, which the grader spreads over free lanes: e.g. each
+    training check beside the others) when the notebook runs in definitions mode, where
+    repeating the run costs milliseconds; in full mode they stay in the notebook's one run.
+    Such a request must not depend on what another job's probes left in the namespace.
     """
 
     probe: str
     args: Mapping[str, Any]
     timeout: float = 60.0
     stage: int = 0
+    job: str = ""
 
 
 @dataclass(frozen=True)

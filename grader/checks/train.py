@@ -147,7 +147,8 @@ class TrainKind:
             train = plain(p["train"])
             args["train_call"] = {"target": train.get("function", "train"),
                                   "args": train.get("args", ["$model", "$loader"]), "kwargs": train.get("kwargs", {})}
-        return {"train": Request("train", args, timeout=check.timeout)}
+        # its own child (grader.grading: sub-jobs): a training beside the notebook's other checks
+        return {"train": Request("train", args, timeout=check.timeout, job=check.id)}
 
     def _score(self, check: Any, spec: Mapping[str, Any], outputs: Any, eval_data: Mapping[str, Any]) -> float:
         return float(resolve(spec.get("metric") or check.params["metric"])(outputs, eval_data))
