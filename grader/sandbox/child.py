@@ -250,6 +250,7 @@ class Child:
         # the notebook's budget counts this process's CPU time, with a wall-clock net (timer.py)
         nb_seconds = float(self.limits["notebook_seconds"])
         cpu0, wall_end = time.process_time(), _monotonic() + nb_seconds * self.wall_factor
+        nb_spent = False
         cell_seconds = float(self.limits["cell_seconds"])
         stop = ""
         code_index = -1
@@ -265,7 +266,7 @@ class Child:
             remaining = min(nb_seconds - (time.process_time() - cpu0), (wall_end - _monotonic()) / self.wall_factor)
             if stop:
                 result["notes"].append(stop)
-            elif remaining <= 0.02:  # CPU timers fire up to a tick early
+            elif remaining <= 0 or nb_spent:
                 result["notes"].append("not run: notebook time limit reached")
             elif not src.strip():
                 result["notes"].append("empty cell")
@@ -286,6 +287,8 @@ class Child:
                     timeout = max(0.05, min(cell_seconds, remaining))
                     self.ch.send({"t": "cell_start", "index": idx, "code_index": code_index, "timeout": timeout})
                     status, err, out, dt = self.run_source(to_run, timeout)
+                    # the notebook's budget, not the cell's, stopped it (CPU timers may fire a tick early)
+                    nb_spent = status == "timeout" and timeout < cell_seconds
                     fixed = self.restore_builtins()
                     if fixed:
                         self.shell.cell_notes.append(f"restored builtins the cell replaced: {', '.join(fixed[:10])}")

@@ -182,6 +182,22 @@ def warm_up() -> None:
 # ---------------------------------------------------------------------------------------
 
 
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def child_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid`, all its threads (/proc/PID/stat); 0.0 when
+    it cannot be read (the process is gone). The limits of a cell or probe count CPU time
+    (timer.py); a child stuck in C code never sees its timer's signal, so the server applies
+    the same CPU limit from outside, plus the grace period."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
 class ChildRun:
     """Supervise one forked child; collect what it reports."""
 
@@ -293,6 +309,8 @@ class ChildRun:
         exit_deadline = None
         status = None
 
+        cpu_limit: float | None = None  # the child's CPU seconds at which the current cell/probe is killed
+
         def stop(why: str) -> None:
             nonlocal killed, exit_deadline
             st.unasked = st.unasked or why
@@ -317,7 +335,7 @@ class ChildRun:
                 break
             if status is None and not killed:
                 limit = deadline if not in_cells else min(deadline, cells_deadline)
-                if now >= limit:
+                if now >= limit or (cpu_limit is not None and child_cpu_seconds(self.pid) >= cpu_limit):
                     grace = float(self.job["limits"]["grace_seconds"])
                     killed = f"killed by the sandbox server in {phase} (no answer within the time limit + {grace:g} s grace)"
                     self.kill()
@@ -390,13 +408,16 @@ class ChildRun:
                         continue
                     now = time.monotonic()
                     grace = float(self.job["limits"]["grace_seconds"])
+                    cpu_limit = None
                     if kind == "cell_start":
                         phase = f"cell {nxt['index']}"
                         deadline = now + float(nxt["timeout"]) * wall + grace
+                        cpu_limit = child_cpu_seconds(self.pid) + float(nxt["timeout"]) + grace
                     elif kind == "probe_start":
                         in_cells = False
                         phase = f"probe {nxt['id']}"
                         deadline = now + float(nxt["timeout"]) * wall + grace
+                        cpu_limit = child_cpu_seconds(self.pid) + float(nxt["timeout"]) + grace
                         self.send_args(expect.next_probe - 1)
                         self.write_args()
                     elif kind == "cells_done":

@@ -140,7 +140,10 @@ def test_hostile_notebook(graded, name):
     cells, bad_status, penalised, words, bound = SCENARIOS[name]
     cwd_before = sorted(os.listdir(os.getcwd()))
     g = graded(name)
-    assert g.seconds < bound, f"{name}: took {g.seconds:.1f} s (bound {bound} s)"
+    # the sandbox's limits count CPU time: on a loaded machine a child gets a share of a core, and
+    # the wall time of a hang stretches by the load per core (the verdict does not change)
+    slack = max(1.0, os.getloadavg()[0] / len(os.sched_getaffinity(0)))
+    assert g.seconds < bound * slack, f"{name}: took {g.seconds:.1f} s (bound {bound} s x load {slack:.1f})"
     assert sorted(os.listdir(os.getcwd())) == cwd_before  # nothing written where the grader runs
     assert g["defs.good"].status == "pass", g["defs.good"].message
     if name not in FULL_MODE_KILL:

@@ -8,6 +8,7 @@ scored by R^2 on hidden data between 0 and 0.95; nets.provided: `check_answer` a
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -154,7 +155,8 @@ def test_a_hanging_training_function_errors_within_its_timeout(grade_files, demo
     g = grade_files(demo, {"nets.ipynb": nets(fit=fit)})
     assert g["nets.train"].status == "error" and g["nets.train"].points == 0
     assert "timed out after 3 s" in g["nets.train"].message
-    assert g.seconds < 3 + 2 + 2
+    # 3 s of CPU time (the limit) + 2 s grace + start; a loaded machine stretches the wall time
+    assert g.seconds < (3 + 2 + 2) * max(1.0, os.getloadavg()[0] / len(os.sched_getaffinity(0)))
     assert g["nets.shape"].status == "pass" and g["nets.step"].status == "pass"
 
 

@@ -125,7 +125,8 @@ def test_loop_that_ignores_the_timer_is_killed(run):
             probes=(call("f", "f"),), recover_probes=True)
     assert statuses(r) == ["ok", "timeout", "skipped"]
     assert r.crashed is not None and r.crashed.phase == "cell 1"
-    assert 1.9 < r.cells[1].seconds < 4.5  # 0.5 s limit x wall net 2 + 1 s grace, then killed
+    # killed at 0.5 s limit + 1 s grace of CPU time, or at the wall net (0.5 s x 2) + 1 s grace
+    assert 1.4 < r.cells[1].seconds < 4.5
     # the probes are still answered, by a fresh child that re-ran the definitions
     assert r.replies["f"].value == 2 and r.restarts == 1
     assert any("definitions mode" in w for w in r.warnings)
