@@ -1,15 +1,15 @@
 """Fixtures for CUHK ELEG 5491 HW2 (problems/cuhk-eleg5491-2017-hw2.yaml).
 
-One sandbox runner per session; the reference zip and the starter zip graded once each
-with the real registry; `grade_cifar(notebook, check_ids)` grades one bugged notebook on a
+The session's sandbox runner (tests/conftest.py); the reference zip and the starter zip
+graded once each with the real registry, both started at once; `grade_cifar(notebook, check_ids)` grades one bugged notebook on a
 subset of the checks (planted bugs: string edits of the solution's cells, each must apply).
 """
 
 from __future__ import annotations
 
-import os
 import time
 import zipfile
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -30,16 +30,6 @@ def cuhk() -> registry.Assignment:
     return registry.load_file(REAL)
 
 
-@pytest.fixture(scope="session")
-def runner():
-    if os.name != "posix":  # pragma: no cover
-        pytest.skip("the sandbox needs Linux")
-    from grader.sandbox_runner import open_runner
-
-    with open_runner() as r:
-        yield r
-
-
 def _grade(zip_path: Path, assignment: registry.Assignment, runner: Any) -> tuple[Any, float]:
     t0 = time.monotonic()
     g = grade(zip_path, assignment, Options(submitted_at=assignment.deadline), runner)
@@ -47,17 +37,25 @@ def _grade(zip_path: Path, assignment: registry.Assignment, runner: Any) -> tupl
 
 
 @pytest.fixture(scope="session")
-def reference_graded(cuhk, runner, tmp_path_factory):
-    return _grade(write_solution_zip(tmp_path_factory.mktemp("cuhk-ref") / f"{STUDENT}.zip"), cuhk, runner)
+def cuhk_gradings(cuhk, runner, background, tmp_path_factory) -> dict[str, Future]:
+    """{"reference": future, "starter": future} of (Grade, seconds), both submitted at once."""
+    reference = write_solution_zip(tmp_path_factory.mktemp("cuhk-ref") / f"{STUDENT}.zip")
+    starter = tmp_path_factory.mktemp("cuhk-starter") / f"{STUDENT}.zip"
+    with zipfile.ZipFile(starter, "w") as zf:
+        zf.writestr(zipfile.ZipInfo(REPORT, date_time=ZIP_TIME), report_pdf_bytes())
+        zf.writestr(zipfile.ZipInfo(NOTEBOOK, date_time=ZIP_TIME), nbformat.writes(notebook(starter=True)))
+    return {"reference": background.submit(_grade, reference, cuhk, runner),
+            "starter": background.submit(_grade, starter, cuhk, runner)}
 
 
 @pytest.fixture(scope="session")
-def starter_graded(cuhk, runner, tmp_path_factory):
-    path = tmp_path_factory.mktemp("cuhk-starter") / f"{STUDENT}.zip"
-    with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr(zipfile.ZipInfo(REPORT, date_time=ZIP_TIME), report_pdf_bytes())
-        zf.writestr(zipfile.ZipInfo(NOTEBOOK, date_time=ZIP_TIME), nbformat.writes(notebook(starter=True)))
-    return _grade(path, cuhk, runner)
+def reference_graded(cuhk_gradings):
+    return cuhk_gradings["reference"].result()
+
+
+@pytest.fixture(scope="session")
+def starter_graded(cuhk_gradings):
+    return cuhk_gradings["starter"].result()
 
 
 def patched(edits: Iterable[tuple[str, str, str]]) -> Any:

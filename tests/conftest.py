@@ -1,0 +1,179 @@
+"""Session fixtures every suite shares (defined once here: a fixture defined in two folders'
+conftests is two fixtures, two sandbox servers, two gradings of the same notebook).
+
+* `runner`: one sandbox runner for the whole session with a lane per core, as `grader grade`
+  has (grader.sandbox_runner.default_lanes: 2 on 2 cores; HW2_GRADER_LANES=1 for one after
+  the other). A zip's notebooks run at the same time; gradings submitted from two threads
+  run side by side, each child on its own server with the same torch threads. Verdicts do
+  not depend on it: judging stays in the grader, in order, and budgets count batches.
+* `background`: a thread pool as wide as the runner's lanes. A module that knows the heavy
+  gradings its tests will read submits them all up front (`prefetch`), so two run at once
+  while the tests read the results in order.
+* `grade_one(assignment, name, notebook)`: one notebook graded with its checks only
+  (`grade_notebook`), cached by content (assignment, its checks for that notebook, the
+  notebook's text): every test that needs the same grading shares one.
+  `grade_one.submit(...)` starts it in the background and returns its future.
+* HW2 Spring 2025's real registry (`real`) and its two expensive gradings, shared by
+  tests/hw2 and tests/terms (which reads them for the terms with the same notebooks):
+  `reference_graded` (the reference solution zip) and `starter_graded` (the starter zip),
+  both started together on first use.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import nbformat
+import pytest
+
+from grader.models import CheckResult
+
+
+@pytest.fixture(scope="session")
+def runner():
+    if os.name != "posix":  # pragma: no cover
+        pytest.skip("the sandbox needs Linux")
+    from grader.sandbox_runner import default_lanes, open_runner
+
+    with open_runner(lanes=default_lanes()) as r:
+        yield r
+
+
+class Background:
+    """Calls run on a small thread pool; `submit` returns a Future (its exception, if any, is
+    raised by `result()` in the test that reads it)."""
+
+    def __init__(self, workers: int):
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="test-grading")
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        return self._pool.submit(fn, *args)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+@pytest.fixture(scope="session")
+def background(runner):
+    bg = Background(runner.lanes)
+    yield bg
+    bg.close()
+
+
+@dataclass
+class NotebookGrade:
+    results: dict[str, CheckResult]
+    executed_ok: bool
+    seconds: float
+
+
+class GradeOne:
+    """grade_one(assignment, name, nb) -> NotebookGrade; `submit` -> Future of it. Cached by
+    content, so a grading asked for twice (a prefetch, then the test) runs once."""
+
+    def __init__(self, runner: Any, background: Background, tmp_path_factory: Any):
+        self.runner, self.background, self.tmp = runner, background, tmp_path_factory
+        self._lock = threading.Lock()
+        self._futures: dict[tuple, Future] = {}
+        self._count = 0
+
+    def __call__(self, assignment: Any, name: str, nb: Any) -> NotebookGrade:
+        return self.submit(assignment, name, nb).result()
+
+    def submit(self, assignment: Any, name: str, nb: Any) -> Future:
+        from grader.grading import Options, grade_notebook
+
+        text = nb if isinstance(nb, str) else nbformat.writes(nb)
+        checks = [c for c in assignment.checks if c.notebook == name]
+        key = (assignment.id, assignment.registry_hash, name, repr(checks), text)
+        with self._lock:
+            if key in self._futures and not self._futures[key].cancelled():
+                return self._futures[key]
+            self._count += 1
+            work = self.tmp.mktemp(f"nb{self._count}")  # made here: mktemp is not for threads
+            path = work / name
+            path.write_text(text, encoding="utf-8")
+            rule = next(f for f in assignment.submission.files if f.name == name)
+
+            def run() -> NotebookGrade:
+                results, executed_ok, seconds = grade_notebook(rule, path, work, checks, assignment, Options(),
+                                                               self.runner)
+                return NotebookGrade({r.id: r for r in results}, executed_ok, seconds)
+
+            future = self._futures[key] = self.background.submit(run)
+            return future
+
+    def prefetch(self, jobs: Iterable[tuple[Any, str, Any]]) -> list[Future]:
+        return [self.submit(*job) for job in jobs]
+
+
+@pytest.fixture(scope="session")
+def grade_one(runner, background, tmp_path_factory) -> GradeOne:
+    return GradeOne(runner, background, tmp_path_factory)
+
+
+def prefetched(futures: list[Future]):
+    """For a module fixture: yield after submitting, then drop what no test read (a `-k` run)
+    so that it does not hold the runner's lanes while the next module runs."""
+    yield futures
+    for f in futures:
+        f.cancel()
+    for f in futures:
+        if not f.cancelled():
+            try:
+                f.result()
+            except Exception:  # noqa: BLE001 - a test that read it has already reported it
+                pass
+
+
+# ----------------------------------------------------------------------------- HW2, real registry
+
+
+@pytest.fixture(scope="session")
+def real():
+    from grader import registry
+    from tests.hw2.conftest import REAL
+
+    return registry.load_file(REAL)
+
+
+def graded_zip(zip_path: Path, assignment: Any, runner: Any) -> Any:
+    """`grade` at the assignment's deadline, with its wall time (tests.engine.conftest.Graded)."""
+    from grader.grading import Options, grade
+    from tests.engine.conftest import Graded
+
+    t0 = time.monotonic()
+    g = grade(zip_path, assignment, Options(submitted_at=assignment.deadline), runner)
+    return Graded(g, time.monotonic() - t0)
+
+
+@pytest.fixture(scope="session")
+def real_gradings(runner, real, background, tmp_path_factory) -> dict[str, Future]:
+    """The reference solution zip (write_solution_zip) and the starter zip graded with the
+    real registry, once each, both started at once (side by side on the runner's lanes):
+    {"reference": future, "starter": future}."""
+    from nyu_dl_hw2.reference.hw2.notebooks import write_solution_zip
+    from tests.hw2.conftest import write_starter_zip
+
+    reference = write_solution_zip(tmp_path_factory.mktemp("reference"))
+    starter = write_starter_zip(tmp_path_factory.mktemp("starter"))
+    return {"reference": background.submit(graded_zip, reference, real, runner),
+            "starter": background.submit(graded_zip, starter, real, runner)}
+
+
+@pytest.fixture(scope="session")
+def reference_graded(real_gradings):
+    """The reference solution zip graded with the real registry, once."""
+    return real_gradings["reference"].result()
+
+
+@pytest.fixture(scope="session")
+def starter_graded(real_gradings):
+    """The starter zip graded with the real registry, once."""
+    return real_gradings["starter"].result()
