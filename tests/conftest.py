@@ -9,8 +9,8 @@ conftests is two fixtures, two sandbox servers, two gradings of the same noteboo
 * `background`: a thread pool as wide as the runner's lanes. A module that knows the heavy
   gradings its tests will read submits them all up front (`prefetch`), so two run at once
   while the tests read the results in order.
-* `grade_one(assignment, name, notebook)`: one notebook graded with its checks only
-  (`grade_notebook`), cached by content (assignment, its checks for that notebook, the
+* `grade_one(assignment, name, notebook, only=None)`: one notebook graded with its checks
+  only (`grade_notebook`; `only`: some of them), cached by content (assignment, its checks for that notebook, the
   notebook's text): every test that needs the same grading shares one.
   `grade_one.submit(...)` starts it in the background and returns its future.
 * HW2 Spring 2025's real registry (`real`) and its two expensive gradings, shared by
@@ -83,14 +83,16 @@ class GradeOne:
         self._futures: dict[tuple, Future] = {}
         self._count = 0
 
-    def __call__(self, assignment: Any, name: str, nb: Any) -> NotebookGrade:
-        return self.submit(assignment, name, nb).result()
+    def __call__(self, assignment: Any, name: str, nb: Any, only: Iterable[str] | None = None) -> NotebookGrade:
+        return self.submit(assignment, name, nb, only).result()
 
-    def submit(self, assignment: Any, name: str, nb: Any) -> Future:
+    def submit(self, assignment: Any, name: str, nb: Any, only: Iterable[str] | None = None) -> Future:
+        """`only`: these check ids of the notebook (default: all of its checks)."""
         from grader.grading import Options, grade_notebook
 
         text = nb if isinstance(nb, str) else nbformat.writes(nb)
-        checks = [c for c in assignment.checks if c.notebook == name]
+        keep = None if only is None else set(only)
+        checks = [c for c in assignment.checks if c.notebook == name and (keep is None or c.id in keep)]
         key = (assignment.id, assignment.registry_hash, name, repr(checks), text)
         with self._lock:
             if key in self._futures and not self._futures[key].cancelled():
@@ -109,7 +111,8 @@ class GradeOne:
             future = self._futures[key] = self.background.submit(run)
             return future
 
-    def prefetch(self, jobs: Iterable[tuple[Any, str, Any]]) -> list[Future]:
+    def prefetch(self, jobs: Iterable[tuple]) -> list[Future]:
+        """Submit every (assignment, name, notebook[, only]) job now, in order."""
         return [self.submit(*job) for job in jobs]
 
 
@@ -153,18 +156,51 @@ def graded_zip(zip_path: Path, assignment: Any, runner: Any) -> Any:
     return Graded(g, time.monotonic() - t0)
 
 
+HEAVY = ("reference_graded", "starter_graded")  # what the early lane grades (below)
+
+
 @pytest.fixture(scope="session")
-def real_gradings(runner, real, background, tmp_path_factory) -> dict[str, Future]:
+def real_gradings(request, real, tmp_path_factory):
     """The reference solution zip (write_solution_zip) and the starter zip graded with the
-    real registry, once each, both started at once (side by side on the runner's lanes):
-    {"reference": future, "starter": future}."""
+    real registry, once each, in a thread of their own on a sandbox server of their own (the
+    early lane): {"reference": future, "starter": future}.
+
+    `early_gradings` starts it before the first test when the session has tests that read
+    them, so the ~3 minutes of one core they take run beside the session's many light tests
+    (which use one core, mostly) instead of after them; the session runner's lanes stay
+    free for those tests. With few other tests, the lane grades each zip's notebooks side
+    by side (default_lanes) like `grader grade`."""
+    from grader.sandbox_runner import default_lanes, open_runner
     from nyu_dl_hw2.reference.hw2.notebooks import write_solution_zip
     from tests.hw2.conftest import write_starter_zip
 
     reference = write_solution_zip(tmp_path_factory.mktemp("reference"))
     starter = write_starter_zip(tmp_path_factory.mktemp("starter"))
-    return {"reference": background.submit(graded_zip, reference, real, runner),
-            "starter": background.submit(graded_zip, starter, real, runner)}
+    others = sum(1 for item in request.session.items if not set(HEAVY) & set(item.fixturenames))
+    lanes = 1 if others > 20 else default_lanes()
+    futures: dict[str, Future] = {"reference": Future(), "starter": Future()}
+
+    def run() -> None:
+        try:
+            with open_runner(lanes=lanes) as r:
+                for which, path in (("reference", reference), ("starter", starter)):
+                    futures[which].set_result(graded_zip(path, real, r))
+        except BaseException as e:  # noqa: BLE001 - raised by result() in the tests that read them
+            for f in futures.values():
+                if not f.done():
+                    f.set_exception(e)
+
+    thread = threading.Thread(target=run, name="early-lane", daemon=True)
+    thread.start()
+    yield futures
+    thread.join()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def early_gradings(request):
+    """Start the early lane (`real_gradings`) before the first test if any test reads it."""
+    if any(set(HEAVY) & set(item.fixturenames) for item in request.session.items):
+        request.getfixturevalue("real_gradings")
 
 
 @pytest.fixture(scope="session")

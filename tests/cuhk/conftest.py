@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 from grader import registry
-from grader.grading import Options, grade, grade_notebook
+from grader.grading import Options, grade
 from cuhk_eleg5491.reference.notebooks import NOTEBOOK, REPORT, ZIP_TIME, notebook, report_pdf_bytes, write_solution_zip
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -49,12 +49,12 @@ def cuhk_gradings(cuhk, runner, background, tmp_path_factory) -> dict[str, Futur
 
 
 @pytest.fixture(scope="session")
-def reference_graded(cuhk_gradings):
+def cuhk_reference(cuhk_gradings):
     return cuhk_gradings["reference"].result()
 
 
 @pytest.fixture(scope="session")
-def starter_graded(cuhk_gradings):
+def cuhk_starter(cuhk_gradings):
     return cuhk_gradings["starter"].result()
 
 
@@ -70,17 +70,7 @@ def patched(edits: Iterable[tuple[str, str, str]]) -> Any:
 
 
 @pytest.fixture(scope="session")
-def grade_cifar(cuhk, runner, tmp_path_factory):
-    counter = iter(range(1000))
-
-    def _run(nb: Any, check_ids: Iterable[str] | None = None) -> dict[str, Any]:
-        work = tmp_path_factory.mktemp(f"cuhk-nb{next(counter)}")
-        path = work / NOTEBOOK
-        path.write_text(nbformat.writes(nb), encoding="utf-8")
-        rule = next(f for f in cuhk.submission.files if f.name == NOTEBOOK)
-        ids = set(check_ids) if check_ids is not None else None
-        checks = [c for c in cuhk.checks if ids is None or c.id in ids]
-        results, _, _ = grade_notebook(rule, path, work, checks, cuhk, Options(), runner)
-        return {r.id: r for r in results}
-
-    return _run
+def grade_cifar(cuhk, grade_one):
+    """grade_cifar(nb, check_ids=None) -> {id: CheckResult}: the session's `grade_one`
+    (cached by content; `grade_one.submit(cuhk, NOTEBOOK, nb, ids)` starts one early)."""
+    return lambda nb, check_ids=None: grade_one(cuhk, NOTEBOOK, nb, check_ids).results
