@@ -9,8 +9,8 @@ conftests is two fixtures, two sandbox servers, two gradings of the same noteboo
 * `background`: a thread pool as wide as the runner's lanes. A module that knows the heavy
   gradings its tests will read submits them all up front (`prefetch`), so two run at once
   while the tests read the results in order.
-* `grade_one(assignment, name, notebook, only=None)`: one notebook graded with its checks
-  only (`grade_notebook`; `only`: some of them), cached by content (assignment, its checks for that notebook, the
+* `grade_one(assignment, name, notebook, only=None, mode=None)`: one notebook graded with its
+  checks only (`grade_notebook`; `only`: some of them; `mode`: another run mode), cached by content (assignment, its checks for that notebook, the
   notebook's text): every test that needs the same grading shares one.
   `grade_one.submit(...)` starts it in the background and returns its future.
 * HW2 Spring 2025's real registry (`real`) and its two expensive gradings, shared by
@@ -83,17 +83,22 @@ class GradeOne:
         self._futures: dict[tuple, Future] = {}
         self._count = 0
 
-    def __call__(self, assignment: Any, name: str, nb: Any, only: Iterable[str] | None = None) -> NotebookGrade:
-        return self.submit(assignment, name, nb, only).result()
+    def __call__(self, assignment: Any, name: str, nb: Any, only: Iterable[str] | None = None,
+                 mode: str | None = None) -> NotebookGrade:
+        return self.submit(assignment, name, nb, only, mode).result()
 
-    def submit(self, assignment: Any, name: str, nb: Any, only: Iterable[str] | None = None) -> Future:
-        """`only`: these check ids of the notebook (default: all of its checks)."""
+    def submit(self, assignment: Any, name: str, nb: Any, only: Iterable[str] | None = None,
+               mode: str | None = None) -> Future:
+        """`only`: these check ids of the notebook (default: all of its checks); `mode`: run
+        the notebook in this mode instead of its file rule's ("definitions", "full")."""
+        import dataclasses
+
         from grader.grading import Options, grade_notebook
 
         text = nb if isinstance(nb, str) else nbformat.writes(nb)
         keep = None if only is None else set(only)
         checks = [c for c in assignment.checks if c.notebook == name and (keep is None or c.id in keep)]
-        key = (assignment.id, assignment.registry_hash, name, repr(checks), text)
+        key = (assignment.id, assignment.registry_hash, name, repr(checks), mode, text)
         with self._lock:
             if key in self._futures and not self._futures[key].cancelled():
                 return self._futures[key]
@@ -102,6 +107,8 @@ class GradeOne:
             path = work / name
             path.write_text(text, encoding="utf-8")
             rule = next(f for f in assignment.submission.files if f.name == name)
+            if mode is not None:
+                rule = dataclasses.replace(rule, mode=mode)
 
             def run() -> NotebookGrade:
                 results, executed_ok, seconds = grade_notebook(rule, path, work, checks, assignment, Options(),
@@ -112,7 +119,7 @@ class GradeOne:
             return future
 
     def prefetch(self, jobs: Iterable[tuple]) -> list[Future]:
-        """Submit every (assignment, name, notebook[, only]) job now, in order."""
+        """Submit every (assignment, name, notebook[, only[, mode]]) job now, in order."""
         return [self.submit(*job) for job in jobs]
 
 
