@@ -9,14 +9,15 @@ conftests is two fixtures, two sandbox servers, two gradings of the same noteboo
 * `background`: a thread pool as wide as the runner's lanes. A module that knows the heavy
   gradings its tests will read submits them all up front (`prefetch`), so two run at once
   while the tests read the results in order.
-* `grade_one(assignment, name, notebook, only=None, mode=None)`: one notebook graded with its
-  checks only (`grade_notebook`; `only`: some of them; `mode`: another run mode), cached by content (assignment, its checks for that notebook, the
-  notebook's text): every test that needs the same grading shares one.
-  `grade_one.submit(...)` starts it in the background and returns its future.
+* `grade_one(assignment, name, notebook, only=None, mode=None)`: one notebook graded with
+  its checks only (`grade_notebook`; `only`: some of them; `mode`: another run mode), cached
+  by content (assignment, the checks, the mode, the notebook's text): every test that needs
+  the same grading shares one. `grade_one.submit(...)` starts it in the background and
+  returns its future.
 * HW2 Spring 2025's real registry (`real`) and its two expensive gradings, shared by
   tests/hw2 and tests/terms (which reads them for the terms with the same notebooks):
   `reference_graded` (the reference solution zip) and `starter_graded` (the starter zip),
-  both started together on first use.
+  graded on an early lane of their own from the session's start (`real_gradings`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Runs ONCE (not per term): the version-1 notebooks are the same in every version-
 (2021, Spring/Fall 2022, Spring 2024, Fall 2025: only the CNN class name and the points
 differ, both checked per term in test_registry_terms.py), so they are graded once, with
 Fall 2022's registry (CNN_Solution). Version 2 (Fall 2024, Spring 2025) is the Spring 2025
-notebooks, graded by tests/hw2. The class seq notebook is helper classnb's (its checks are
+notebooks, graded by tests/hw2. test_per_term.py proves, per term, that the term's notebooks
+and judgements are the ones graded here or there, and derives each term's scores. The class seq notebook is helper classnb's (its checks are
 not in the registries yet).
 
 * the reference notebooks get every point; the starters none but the provided code's;

@@ -78,7 +78,7 @@ def text(nb) -> str:
     return nbformat.writes(nb)
 
 
-@pytest.fixture(scope="module", params=TERM_IDS)
+@pytest.fixture(scope="module", params=[pytest.param(t, marks=pytest.mark.per_term) for t in TERM_IDS])
 def term(request):
     return request.param, registry.load(request.param)
 
