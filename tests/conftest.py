@@ -74,6 +74,13 @@ class NotebookGrade:
     seconds: float
 
 
+# The grader's own work on a notebook (building requests, judging the replies: reference code,
+# torch.export of the student's model) is done by one thread at a time, as in `grader grade`
+# (grading._run_ahead: runs side by side, judging in the caller, in order): torch's tracing is
+# not made for two threads, and a verdict must not depend on what another grading does.
+JUDGING = threading.Lock()
+
+
 class GradeOne:
     """grade_one(assignment, name, nb) -> NotebookGrade; `submit` -> Future of it. Cached by
     content, so a grading asked for twice (a prefetch, then the test) runs once."""
@@ -94,7 +101,7 @@ class GradeOne:
         the notebook in this mode instead of its file rule's ("definitions", "full")."""
         import dataclasses
 
-        from grader.grading import Options, grade_notebook
+        from grader.grading import Options, judge_notebook, plan_notebook, run_notebook
 
         text = nb if isinstance(nb, str) else nbformat.writes(nb)
         keep = None if only is None else set(only)
@@ -112,8 +119,15 @@ class GradeOne:
                 rule = dataclasses.replace(rule, mode=mode)
 
             def run() -> NotebookGrade:
-                results, executed_ok, seconds = grade_notebook(rule, path, work, checks, assignment, Options(),
-                                                               self.runner)
+                # grade_notebook's three steps; only the sandbox run is done side by side
+                options = Options()
+                with JUDGING:
+                    plan = plan_notebook(rule, path, checks, options)
+                started = time.monotonic()
+                outcome = run_notebook(plan, rule, path, work, assignment, options, self.runner)
+                with JUDGING:
+                    results, executed_ok, seconds = judge_notebook(plan, outcome, rule, checks, options, self.runner,
+                                                                   None, started)
                 return NotebookGrade({r.id: r for r in results}, executed_ok, seconds)
 
             future = self._futures[key] = self.background.submit(run)
@@ -126,6 +140,7 @@ class GradeOne:
 
 @pytest.fixture(scope="session")
 def grade_one(runner, background, tmp_path_factory) -> GradeOne:
+    runner.reserve(runner.lanes)  # the lanes' servers (clones of the first): `run` only takes idle ones
     return GradeOne(runner, background, tmp_path_factory)
 
 
@@ -164,44 +179,47 @@ def graded_zip(zip_path: Path, assignment: Any, runner: Any) -> Any:
     return Graded(g, time.monotonic() - t0)
 
 
+def grade_zip_alone(zip_path: str, registry_file: str, lanes: int) -> Any:
+    """`graded_zip` with a sandbox runner of its own: what the early lane's process runs."""
+    from grader import registry
+    from grader.sandbox_runner import open_runner
+
+    assignment = registry.load_file(registry_file)
+    with open_runner(lanes=lanes) as r:
+        return graded_zip(Path(zip_path), assignment, r)
+
+
 HEAVY = ("reference_graded", "starter_graded")  # what the early lane grades (below)
 
 
 @pytest.fixture(scope="session")
-def real_gradings(request, real, tmp_path_factory):
+def real_gradings(request, tmp_path_factory):
     """The reference solution zip (write_solution_zip) and the starter zip graded with the
-    real registry, once each, in a thread of their own on a sandbox server of their own (the
-    early lane): {"reference": future, "starter": future}.
+    real registry, once each, one after the other, in a process of their own (the early lane:
+    a fresh interpreter with its own sandbox server; its Grades come back pickled, our own
+    code's objects, nothing a student wrote): {"reference": future, "starter": future}.
 
     `early_gradings` starts it before the first test when the session has tests that read
     them, so the ~3 minutes of one core they take run beside the session's many light tests
-    (which use one core, mostly) instead of after them; the session runner's lanes stay
-    free for those tests. With few other tests, the lane grades each zip's notebooks side
-    by side (default_lanes) like `grader grade`."""
-    from grader.sandbox_runner import default_lanes, open_runner
+    (which use one core, mostly) instead of after them, and the session runner's lanes stay
+    free for those tests. With few other tests, the lane grades each zip's notebooks side by
+    side (default_lanes) like `grader grade`."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from grader.sandbox_runner import default_lanes
     from nyu_dl_hw2.reference.hw2.notebooks import write_solution_zip
-    from tests.hw2.conftest import write_starter_zip
+    from tests.hw2.conftest import REAL, write_starter_zip
 
     reference = write_solution_zip(tmp_path_factory.mktemp("reference"))
     starter = write_starter_zip(tmp_path_factory.mktemp("starter"))
     others = sum(1 for item in request.session.items if not set(HEAVY) & set(item.fixturenames))
     lanes = 1 if others > 20 else default_lanes()
-    futures: dict[str, Future] = {"reference": Future(), "starter": Future()}
-
-    def run() -> None:
-        try:
-            with open_runner(lanes=lanes) as r:
-                for which, path in (("reference", reference), ("starter", starter)):
-                    futures[which].set_result(graded_zip(path, real, r))
-        except BaseException as e:  # noqa: BLE001 - raised by result() in the tests that read them
-            for f in futures.values():
-                if not f.done():
-                    f.set_exception(e)
-
-    thread = threading.Thread(target=run, name="early-lane", daemon=True)
-    thread.start()
+    lane = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    futures = {which: lane.submit(grade_zip_alone, str(path), str(REAL), lanes)
+               for which, path in (("reference", reference), ("starter", starter))}
     yield futures
-    thread.join()
+    lane.shutdown(wait=True, cancel_futures=True)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,15 +1,15 @@
 """Fixtures for CUHK ELEG 5491 HW2 (problems/cuhk-eleg5491-2017-hw2.yaml).
 
 The session's sandbox runner (tests/conftest.py); the reference zip and the starter zip
-graded once each with the real registry, both started at once; `grade_cifar(notebook, check_ids)` grades one bugged notebook on a
-subset of the checks (planted bugs: string edits of the solution's cells, each must apply).
+graded once each with the real registry; `grade_cifar(notebook, check_ids)` grades one bugged
+notebook on a subset of the checks (planted bugs: string edits of the solution's cells, each
+must apply).
 """
 
 from __future__ import annotations
 
 import time
 import zipfile
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -37,25 +37,25 @@ def _grade(zip_path: Path, assignment: registry.Assignment, runner: Any) -> tupl
 
 
 @pytest.fixture(scope="session")
-def cuhk_gradings(cuhk, runner, background, tmp_path_factory) -> dict[str, Future]:
-    """{"reference": future, "starter": future} of (Grade, seconds), both submitted at once."""
+def cuhk_gradings(cuhk, runner, tmp_path_factory) -> dict[str, Any]:
+    """{"reference": (Grade, seconds), "starter": (Grade, seconds)}, graded in this thread
+    (test_acceptance.py asks for them before it starts its planted bugs in the background)."""
     reference = write_solution_zip(tmp_path_factory.mktemp("cuhk-ref") / f"{STUDENT}.zip")
     starter = tmp_path_factory.mktemp("cuhk-starter") / f"{STUDENT}.zip"
     with zipfile.ZipFile(starter, "w") as zf:
         zf.writestr(zipfile.ZipInfo(REPORT, date_time=ZIP_TIME), report_pdf_bytes())
         zf.writestr(zipfile.ZipInfo(NOTEBOOK, date_time=ZIP_TIME), nbformat.writes(notebook(starter=True)))
-    return {"reference": background.submit(_grade, reference, cuhk, runner),
-            "starter": background.submit(_grade, starter, cuhk, runner)}
+    return {"reference": _grade(reference, cuhk, runner), "starter": _grade(starter, cuhk, runner)}
 
 
 @pytest.fixture(scope="session")
 def cuhk_reference(cuhk_gradings):
-    return cuhk_gradings["reference"].result()
+    return cuhk_gradings["reference"]
 
 
 @pytest.fixture(scope="session")
 def cuhk_starter(cuhk_gradings):
-    return cuhk_gradings["starter"].result()
+    return cuhk_gradings["starter"]
 
 
 def patched(edits: Iterable[tuple[str, str, str]]) -> Any:

@@ -45,8 +45,8 @@ BUGS = {
 
 @pytest.fixture(scope="module", autouse=True)
 def gradings(cuhk, cuhk_gradings, grade_one):
-    """The two zips (cuhk_gradings) and every planted bug started at once, in test order (two
-    side by side on the runner's lanes)."""
+    """The two zips graded first (cuhk_gradings), then every planted bug started at once, in
+    test order (two side by side on the runner's lanes)."""
     yield from prefetched(grade_one.prefetch((cuhk, NOTEBOOK, patched(BUGS[b]), NO_TRAIN) for b in sorted(BUGS)))
 
 
