@@ -1,13 +1,13 @@
 """Fixtures for CUHK ELEG 5491 HW2 (problems/cuhk-eleg5491-2017-hw2.yaml).
 
-One sandbox runner per session; the reference zip and the starter zip graded once each
-with the real registry; `grade_cifar(notebook, check_ids)` grades one bugged notebook on a
-subset of the checks (planted bugs: string edits of the solution's cells, each must apply).
+The session's sandbox runner (tests/conftest.py); the reference zip and the starter zip
+graded once each with the real registry; `grade_cifar(notebook, check_ids)` grades one bugged
+notebook on a subset of the checks (planted bugs: string edits of the solution's cells, each
+must apply).
 """
 
 from __future__ import annotations
 
-import os
 import time
 import zipfile
 from pathlib import Path
@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 from grader import registry
-from grader.grading import Options, grade, grade_notebook
+from grader.grading import Options, grade
 from cuhk_eleg5491.reference.notebooks import NOTEBOOK, REPORT, ZIP_TIME, notebook, report_pdf_bytes, write_solution_zip
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -30,16 +30,6 @@ def cuhk() -> registry.Assignment:
     return registry.load_file(REAL)
 
 
-@pytest.fixture(scope="session")
-def runner():
-    if os.name != "posix":  # pragma: no cover
-        pytest.skip("the sandbox needs Linux")
-    from grader.sandbox_runner import open_runner
-
-    with open_runner() as r:
-        yield r
-
-
 def _grade(zip_path: Path, assignment: registry.Assignment, runner: Any) -> tuple[Any, float]:
     t0 = time.monotonic()
     g = grade(zip_path, assignment, Options(submitted_at=assignment.deadline), runner)
@@ -47,17 +37,25 @@ def _grade(zip_path: Path, assignment: registry.Assignment, runner: Any) -> tupl
 
 
 @pytest.fixture(scope="session")
-def reference_graded(cuhk, runner, tmp_path_factory):
-    return _grade(write_solution_zip(tmp_path_factory.mktemp("cuhk-ref") / f"{STUDENT}.zip"), cuhk, runner)
+def cuhk_gradings(cuhk, runner, tmp_path_factory) -> dict[str, Any]:
+    """{"reference": (Grade, seconds), "starter": (Grade, seconds)}, graded in this thread
+    (test_acceptance.py asks for them before it starts its planted bugs in the background)."""
+    reference = write_solution_zip(tmp_path_factory.mktemp("cuhk-ref") / f"{STUDENT}.zip")
+    starter = tmp_path_factory.mktemp("cuhk-starter") / f"{STUDENT}.zip"
+    with zipfile.ZipFile(starter, "w") as zf:
+        zf.writestr(zipfile.ZipInfo(REPORT, date_time=ZIP_TIME), report_pdf_bytes())
+        zf.writestr(zipfile.ZipInfo(NOTEBOOK, date_time=ZIP_TIME), nbformat.writes(notebook(starter=True)))
+    return {"reference": _grade(reference, cuhk, runner), "starter": _grade(starter, cuhk, runner)}
 
 
 @pytest.fixture(scope="session")
-def starter_graded(cuhk, runner, tmp_path_factory):
-    path = tmp_path_factory.mktemp("cuhk-starter") / f"{STUDENT}.zip"
-    with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr(zipfile.ZipInfo(REPORT, date_time=ZIP_TIME), report_pdf_bytes())
-        zf.writestr(zipfile.ZipInfo(NOTEBOOK, date_time=ZIP_TIME), nbformat.writes(notebook(starter=True)))
-    return _grade(path, cuhk, runner)
+def cuhk_reference(cuhk_gradings):
+    return cuhk_gradings["reference"]
+
+
+@pytest.fixture(scope="session")
+def cuhk_starter(cuhk_gradings):
+    return cuhk_gradings["starter"]
 
 
 def patched(edits: Iterable[tuple[str, str, str]]) -> Any:
@@ -72,17 +70,7 @@ def patched(edits: Iterable[tuple[str, str, str]]) -> Any:
 
 
 @pytest.fixture(scope="session")
-def grade_cifar(cuhk, runner, tmp_path_factory):
-    counter = iter(range(1000))
-
-    def _run(nb: Any, check_ids: Iterable[str] | None = None) -> dict[str, Any]:
-        work = tmp_path_factory.mktemp(f"cuhk-nb{next(counter)}")
-        path = work / NOTEBOOK
-        path.write_text(nbformat.writes(nb), encoding="utf-8")
-        rule = next(f for f in cuhk.submission.files if f.name == NOTEBOOK)
-        ids = set(check_ids) if check_ids is not None else None
-        checks = [c for c in cuhk.checks if ids is None or c.id in ids]
-        results, _, _ = grade_notebook(rule, path, work, checks, cuhk, Options(), runner)
-        return {r.id: r for r in results}
-
-    return _run
+def grade_cifar(cuhk, grade_one):
+    """grade_cifar(nb, check_ids=None) -> {id: CheckResult}: the session's `grade_one`
+    (cached by content; `grade_one.submit(cuhk, NOTEBOOK, nb, ids)` starts one early)."""
+    return lambda nb, check_ids=None: grade_one(cuhk, NOTEBOOK, nb, check_ids).results

@@ -1,13 +1,12 @@
 """Shared fixtures for the engine's end-to-end tests.
 
-One sandbox runner for the whole session (starting the server costs ~3 s; a notebook job
-then ~0.1 s), the demo registries next to this file, and `grade_files`, which writes the
+The session's sandbox runner (tests/conftest.py: starting a server costs ~3 s; a notebook
+job then ~0.1 s), the demo registries next to this file, and `grade_files`, which writes the
 given notebooks into a zip with tests/zipfactory.py and grades it for real.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -20,16 +19,6 @@ from grader.models import CheckResult, Grade
 from tests.zipfactory import make_submission, minimal_notebook
 
 HERE = Path(__file__).resolve().parent
-
-
-@pytest.fixture(scope="session")
-def runner():
-    if os.name != "posix":  # pragma: no cover
-        pytest.skip("the sandbox needs Linux")
-    from grader.sandbox_runner import open_runner
-
-    with open_runner() as r:
-        yield r
 
 
 @pytest.fixture(scope="session")

@@ -1,13 +1,14 @@
 """Shared fixtures for the HW2 (Spring 2025) registry's acceptance tests.
 
-One sandbox runner for the whole session (``open_runner()``), the real registry
-(courses/nyu_dl_hw2/nyu-dl-hw2-2025.yaml) and the quick test registry next to this file (the real
-one with small training budgets, see quick.yaml), and the two expensive gradings, each
-done once per session: the reference solution zip and the starter zip, both graded with
-the real registry.
+The session's fixtures are in tests/conftest.py: the sandbox runner, `grade_one`, the real
+registry (`real`: courses/nyu_dl_hw2/nyu-dl-hw2-2025.yaml) and its two expensive gradings,
+done once per session and shared with tests/terms: the reference solution zip
+(`reference_graded`) and the starter zip (`starter_graded`). Here: the quick test registry
+next to this file (the real one with small training budgets, see quick.yaml), the zip and
+notebook writers.
 
 Planted bugs are graded one notebook at a time with ``grade_one`` (``grade_notebook``
-directly, only that notebook's checks): a bugged copy of a solution notebook is written
+directly, only that notebook's checks; cached by content): a bugged copy of a solution notebook is written
 with ``patched`` (string replacements in the solution's cell sources, or cells appended
 after the original definitions: a later definition wins in a notebook).
 """
@@ -15,8 +16,6 @@ after the original definitions: a later definition wins in a notebook).
 from __future__ import annotations
 
 import copy
-import os
-import time
 import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,11 +25,7 @@ from typing import Any, Iterable
 import nbformat
 import pytest
 
-from tests.engine.conftest import Graded  # one helper for both suites
-
 from grader import registry
-from grader.grading import Options, grade, grade_notebook
-from grader.models import CheckResult
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -87,38 +82,8 @@ def edited(notebook: Any, name: str, edits: Iterable[Edit] = (), append: Iterabl
 
 
 @pytest.fixture(scope="session")
-def runner():
-    if os.name != "posix":  # pragma: no cover
-        pytest.skip("the sandbox needs Linux")
-    from grader.sandbox_runner import open_runner
-
-    with open_runner() as r:
-        yield r
-
-
-@pytest.fixture(scope="session")
-def real() -> registry.Assignment:
-    return registry.load_file(REAL)
-
-
-@pytest.fixture(scope="session")
 def quick() -> registry.Assignment:
     return registry.load_file(QUICK)
-
-
-def _graded(zip_path: Path, assignment: registry.Assignment, runner: Any) -> Graded:
-    t0 = time.monotonic()
-    g = grade(zip_path, assignment, Options(submitted_at=assignment.deadline), runner)
-    return Graded(g, time.monotonic() - t0)
-
-
-@pytest.fixture(scope="session")
-def reference_graded(runner, real, tmp_path_factory) -> Graded:
-    """The reference solution zip (write_solution_zip) graded with the real registry, once."""
-    from nyu_dl_hw2.reference.hw2.notebooks import write_solution_zip
-
-    zip_path = write_solution_zip(tmp_path_factory.mktemp("reference"))
-    return _graded(zip_path, real, runner)
 
 
 def write_starter_zip(folder: Path, net_id: str = "abc1234") -> Path:
@@ -136,43 +101,7 @@ def write_starter_zip(folder: Path, net_id: str = "abc1234") -> Path:
 
 
 @pytest.fixture(scope="session")
-def starter_graded(runner, real, tmp_path_factory) -> Graded:
-    """The starter zip graded with the real registry, once."""
-    return _graded(write_starter_zip(tmp_path_factory.mktemp("starter")), real, runner)
-
-
-@dataclass
-class NotebookGrade:
-    results: dict[str, CheckResult]
-    executed_ok: bool
-    seconds: float
-
-
-@pytest.fixture(scope="session")
-def grade_one(runner, tmp_path_factory):
-    """grade_one(assignment, name, notebook) -> NotebookGrade: one notebook, its checks only."""
-    counter = iter(range(10_000))
-
-    def _grade(assignment: registry.Assignment, name: str, nb: Any) -> NotebookGrade:
-        work = tmp_path_factory.mktemp(f"nb{next(counter)}")
-        path = work / name
-        path.write_text(nbformat.writes(nb), encoding="utf-8")
-        rule = next(f for f in assignment.submission.files if f.name == name)
-        checks = [c for c in assignment.checks if c.notebook == name]
-        results, executed_ok, seconds = grade_notebook(rule, path, work, checks, assignment, Options(), runner)
-        return NotebookGrade({r.id: r for r in results}, executed_ok, seconds)
-
-    return _grade
-
-
-@pytest.fixture(scope="session")
 def quick_reference(grade_one, quick):
-    """The solution notebooks graded with the quick registry (cached per notebook)."""
-    cache: dict[str, NotebookGrade] = {}
-
-    def _get(name: str) -> NotebookGrade:
-        if name not in cache:
-            cache[name] = grade_one(quick, name, patched(name))
-        return cache[name]
-
-    return _get
+    """quick_reference(name): the solution notebook graded with the quick registry (grade_one's
+    cache: once per session)."""
+    return lambda name: grade_one(quick, name, patched(name))

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from grader import registry
+from tests.conftest import prefetched
 
 from .conftest import patched
 
@@ -178,8 +179,15 @@ def test_tiny_registry_only_cuts_budgets(quick):
             assert c.params["loader"]["max_batches"] <= 20
 
 
+@pytest.fixture(scope="module")
+def hostile_gradings(grade_one, tiny_training):
+    """Every notebook below submitted at once (two graded side by side)."""
+    yield from prefetched(grade_one.prefetch((tiny_training, h[1], patched(h[1], append=(h[2],))) for h in HOSTILE))
+
+
 @pytest.mark.parametrize("name,notebook,source,expect", HOSTILE, ids=[h[0] for h in HOSTILE])
-def test_hand_written_solutions_earn_no_training_points(name, notebook, source, expect, grade_one, tiny_training):
+def test_hand_written_solutions_earn_no_training_points(name, notebook, source, expect, grade_one, tiny_training,
+                                                        hostile_gradings):
     got = grade_one(tiny_training, notebook, patched(notebook, append=(source,)))
     dump = "\n".join(f"{r.id}: {r.points}/{r.max_points} {r.message}" for r in got.results.values())
     assert set(got.results) == set(expect), dump

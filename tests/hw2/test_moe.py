@@ -22,6 +22,7 @@ import pytest
 from grader.checks.base import Reply
 from nyu_dl_hw2.reference.hw2 import moe
 from nyu_dl_hw2.reference.hw2.nb_moe import DATA, SETUP
+from tests.conftest import prefetched
 
 MOE = "hw2_moe.ipynb"
 
@@ -293,9 +294,15 @@ def _dump(got) -> str:
     return "\n".join(f"{r.id}: {r.status} {r.points}/{r.max_points} {r.message}" for r in got.results.values())
 
 
+@pytest.fixture(scope="module")
+def variety_gradings(grade_one, real):
+    """Every real-variety notebook submitted at once (two graded side by side)."""
+    yield from prefetched(grade_one.prefetch((real, MOE, notebook(*VARIETY[n])) for n in VARIETY))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(VARIETY))
-def test_real_variety_scores_full_marks(name, grade_one, real):
+def test_real_variety_scores_full_marks(name, grade_one, real, variety_gradings):
     got = grade_one(real, MOE, notebook(*VARIETY[name]))
     dump = _dump(got)
     assert got.executed_ok, dump

@@ -25,20 +25,23 @@ from grader.errors import UsageError
 from grader.grading import Options, grade_notebook
 from grader.starters import load_starters, require_complete
 
+from tests.conftest import prefetched
+
 from .conftest import Edit, patched
 
 RNN, SEQ = "hw2_rnn.ipynb", "seq_classification.ipynb"
 
 
-def _grade(assignment, name, nb, tmp_path: Path, check_id: str, runner=None, starters=None):
+def _grade(assignment, name, nb, tmp_path: Path, check_id: str, starters=None):
+    """The check alone on the handout's text (no sandbox: `run_code=False`)."""
     work = tmp_path / f"w{len(list(tmp_path.iterdir()))}"
     work.mkdir()
     path = work / name
     path.write_text(nbformat.writes(nb), encoding="utf-8")
     rule = dataclasses.replace(assignment.file_rule(name), mode="definitions", execution_penalty=False)
     check = next(c for c in assignment.checks if c.id == check_id)
-    options = Options(run_code=runner is not None, starters=starters)
-    results, _, _ = grade_notebook(rule, path, work, [check], assignment, options, runner)
+    options = Options(run_code=False, starters=starters)
+    results, _, _ = grade_notebook(rule, path, work, [check], assignment, options, None)
     return results[0]
 
 
@@ -121,18 +124,38 @@ CHANGED_BEHAVIOUR = {
 }
 
 
+def _run(grade_one, assignment, name, nb, check_id: str):
+    """The check alone, its notebook run in definitions mode by the session's runner
+    (grade_one: cached, so the module's prefetch below is what the tests read)."""
+    return grade_one(assignment, name, nb, [check_id], "definitions").results[check_id]
+
+
+SEED_6 = (Edit("torch.manual_seed(1)", "torch.manual_seed(6)"),)
+
+
+@pytest.fixture(scope="module")
+def sandbox_gradings(grade_one, quick):
+    """Every sandbox grading of this module submitted at once, in test order (two side by side)."""
+    jobs = [(quick, RNN, patched(RNN, *SAME_BEHAVIOUR[c]), ["rnn.provided"], "definitions") for c in SAME_BEHAVIOUR]
+    jobs += [(quick, RNN, patched(RNN, *CHANGED_BEHAVIOUR[c][:2]), ["rnn.provided"], "definitions")
+             for c in CHANGED_BEHAVIOUR]
+    jobs += [(quick, SEQ, patched(SEQ, (), (LSTM_CASES[c][0],)), ["seq.provided"], "definitions") for c in LSTM_CASES]
+    jobs.append((quick, SEQ, patched(SEQ, SEED_6), ["seq.provided"], "definitions"))
+    yield from prefetched(grade_one.prefetch(jobs))
+
+
 @pytest.mark.parametrize("case", list(SAME_BEHAVIOUR))
-def test_rnn_provided_code_that_behaves_the_same_passes(case, quick, runner, tmp_path):
+def test_rnn_provided_code_that_behaves_the_same_passes(case, quick, grade_one, sandbox_gradings):
     edits, append = SAME_BEHAVIOUR[case]
-    r = _grade(quick, RNN, patched(RNN, edits, append), tmp_path, "rnn.provided", runner)
+    r = _run(grade_one, quick, RNN, patched(RNN, edits, append), "rnn.provided")
     assert r.status == "pass", r.message
     assert r.message.startswith("provided code judged by behaviour (no handout given: --starters DIR)")
 
 
 @pytest.mark.parametrize("case", list(CHANGED_BEHAVIOUR))
-def test_rnn_provided_behaviour_changes_fail(case, quick, runner, tmp_path):
+def test_rnn_provided_behaviour_changes_fail(case, quick, grade_one, sandbox_gradings):
     edits, append, message = CHANGED_BEHAVIOUR[case]
-    r = _grade(quick, RNN, patched(RNN, edits, append), tmp_path, "rnn.provided", runner)
+    r = _run(grade_one, quick, RNN, patched(RNN, edits, append), "rnn.provided")
     assert r.status in ("fail", "error") and r.points == 0, r.message
     assert message in r.message, r.message
 
@@ -160,9 +183,9 @@ LSTM_CASES = {
 
 
 @pytest.mark.parametrize("case", list(LSTM_CASES))
-def test_seq_provided_judges_simple_lstm_by_its_outputs(case, quick, runner, tmp_path):
+def test_seq_provided_judges_simple_lstm_by_its_outputs(case, quick, grade_one, sandbox_gradings):
     source, message = LSTM_CASES[case]
-    r = _grade(quick, SEQ, patched(SEQ, (), (source,)), tmp_path, "seq.provided", runner)
+    r = _run(grade_one, quick, SEQ, patched(SEQ, (), (source,)), "seq.provided")
     if message is None:
         assert r.status == "pass", r.message
         assert "`SimpleLSTM` behaves as provided" in r.message and "torch.manual_seed" in r.message
@@ -170,9 +193,8 @@ def test_seq_provided_judges_simple_lstm_by_its_outputs(case, quick, runner, tmp
         assert r.status == "fail" and message in r.message, r.message
 
 
-def test_seq_provided_seed_is_a_text_fact(quick, runner, tmp_path):
-    r = _grade(quick, SEQ, patched(SEQ, (Edit("torch.manual_seed(1)", "torch.manual_seed(6)"),)), tmp_path,
-               "seq.provided", runner)
+def test_seq_provided_seed_is_a_text_fact(quick, grade_one, sandbox_gradings):
+    r = _run(grade_one, quick, SEQ, patched(SEQ, SEED_6), "seq.provided")
     assert r.status == "fail" and "changed: `torch.manual_seed`" in r.message, r.message
 
 

@@ -8,8 +8,9 @@
   penalty is charged exactly once, for hw2_moe.ipynb (its training cell raises
   NotImplementedError; seq_classification runs: the course procedure is slow, not broken).
 
-Each of the two gradings runs once per session (conftest: `reference_graded`,
-`starter_graded`, ~100 s and ~25 s on two idle cores); the tests only read the results.
+Each of the two gradings runs once per session (tests/conftest.py: `reference_graded`,
+`starter_graded`, on an early lane from the session's start; tests/terms/test_per_term.py reads
+them too); the tests only read the results.
 """
 
 from __future__ import annotations

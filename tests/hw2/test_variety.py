@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import prefetched
+
 from .conftest import Edit, patched
 
 pytestmark = pytest.mark.slow
@@ -193,8 +195,14 @@ VARIETY = [
 ]
 
 
+@pytest.fixture(scope="module")
+def variety_gradings(grade_one, quick):
+    """Every notebook below submitted at once (two graded side by side)."""
+    yield from prefetched(grade_one.prefetch((quick, v[1], patched(v[1], v[2], v[3])) for v in VARIETY))
+
+
 @pytest.mark.parametrize("name,notebook,edits,append,messages", VARIETY, ids=[v[0] for v in VARIETY])
-def test_real_variety_keeps_every_point(name, notebook, edits, append, messages, grade_one, quick):
+def test_real_variety_keeps_every_point(name, notebook, edits, append, messages, grade_one, quick, variety_gradings):
     got = grade_one(quick, notebook, patched(notebook, edits, append))
     dump = "\n".join(f"{r.id}: {r.points}/{r.max_points} {r.message}" for r in got.results.values())
     assert got.executed_ok, dump

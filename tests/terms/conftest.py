@@ -1,5 +1,5 @@
-"""Fixtures of the per-term acceptance tests: one sandbox runner (tests/hw2's fixtures,
-imported), the quick version-1 registry (quick_v1.yaml) and the version-1 notebooks of a
+"""Fixtures of the per-term acceptance tests: the session's runner and `grade_one`
+(tests/conftest.py), the quick version-1 registry (quick_v1.yaml) and the version-1 notebooks of a
 term, patched for planted bugs like tests/hw2's `patched`."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any, Iterable
 import pytest
 
 from grader import registry
-from tests.hw2.conftest import Edit, edited, grade_one, runner  # noqa: F401  (fixtures)
+from tests.hw2.conftest import Edit, edited  # noqa: F401
 
 HERE = Path(__file__).resolve().parent
 V1_TERM = "nyu-dl-hw2-2022fall"  # version 1, CNN_Solution: what quick_v1.yaml extends
@@ -37,13 +37,7 @@ def quick_v1() -> registry.Assignment:
 
 
 @pytest.fixture(scope="session")
-def v1_graded(grade_one, quick_v1):  # noqa: F811
-    """grade_v1(name, starter=False) -> NotebookGrade of the term's notebook, cached per session."""
-    cache: dict[tuple[str, bool], Any] = {}
-
-    def _get(name: str, starter: bool = False) -> Any:
-        if (name, starter) not in cache:
-            cache[(name, starter)] = grade_one(quick_v1, name, term_notebook(name, starter=starter))
-        return cache[(name, starter)]
-
-    return _get
+def v1_graded(grade_one, quick_v1):
+    """v1_graded(name, starter=False) -> NotebookGrade of the term's notebook (grade_one's cache:
+    once per session)."""
+    return lambda name, starter=False: grade_one(quick_v1, name, term_notebook(name, starter=starter))

@@ -4,7 +4,8 @@ Runs ONCE (not per term): the version-1 notebooks are the same in every version-
 (2021, Spring/Fall 2022, Spring 2024, Fall 2025: only the CNN class name and the points
 differ, both checked per term in test_registry_terms.py), so they are graded once, with
 Fall 2022's registry (CNN_Solution). Version 2 (Fall 2024, Spring 2025) is the Spring 2025
-notebooks, graded by tests/hw2. The class seq notebook is helper classnb's (its checks are
+notebooks, graded by tests/hw2. test_per_term.py proves, per term, that the term's notebooks
+and judgements are the ones graded here or there, and derives each term's scores. The class seq notebook is helper classnb's (its checks are
 not in the registries yet).
 
 * the reference notebooks get every point; the starters none but the provided code's;
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import prefetched
 from tests.hw2.conftest import Edit
 
 from .conftest import term_notebook
@@ -27,6 +29,15 @@ pytestmark = pytest.mark.slow
 
 CNN, RNN = "hw2_cnn.ipynb", "hw2_rnn.ipynb"
 PROVIDED = {"rnn.provided"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def gradings(grade_one, quick_v1):
+    """Every grading this module reads, submitted at once in test order (two side by side on
+    the runner's lanes): the references, the starters, the planted bugs."""
+    jobs = [(quick_v1, n, term_notebook(n, starter=s)) for s in (False, True) for n in (CNN, RNN)]
+    jobs += [(quick_v1, BUGS[b][0], term_notebook(BUGS[b][0], edits=BUGS[b][1], append=BUGS[b][2])) for b in sorted(BUGS)]
+    yield from prefetched(grade_one.prefetch(jobs))
 
 
 @pytest.mark.parametrize("name", [CNN, RNN])

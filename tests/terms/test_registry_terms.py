@@ -52,7 +52,7 @@ THEORY = {"nyu-dl-hw2-2021": ([4, 5], 2), "nyu-dl-hw2-2022": ([3, 4], 2), "nyu-d
           "nyu-dl-hw2-2025fall": ([5, 2], 3)}
 
 
-@pytest.fixture(scope="module", params=TERM_IDS)
+@pytest.fixture(scope="module", params=[pytest.param(t, marks=pytest.mark.per_term) for t in TERM_IDS])
 def term(request):
     return request.param, registry.load(request.param)
 
