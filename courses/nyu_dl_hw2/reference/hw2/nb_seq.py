@@ -142,7 +142,7 @@ class TemporalOrderExp6aSequence:
         return self.encode_x_batch(batch_x), self.encode_y_batch(batch_y)
 
     @staticmethod
-    def get_predefined_generator(difficulty_level, batch_size=32, seed=8516):
+    def get_predefined_generator(difficulty_level, batch_size=32, seed=8382):
         level = TemporalOrderExp6aSequence.DifficultyLevel(difficulty_level)
         length_range, t1_range, t2_range = TemporalOrderExp6aSequence.LEVELS[level]
         return TemporalOrderExp6aSequence(length_range, t1_range, t2_range, batch_size, seed)
