@@ -56,6 +56,8 @@ EXPECTED = {
                            "learning-rate schedule: CosineAnnealingLR(T_max=100)"],
     "clip-0.005-cosine": ["gradient clipping: clip_grad_norm_(max_norm=0.005)",
                           "learning-rate schedule: CosineAnnealingLR(T_max=100)"],
+    "clip-0.25-lr-by-epoch-loss": ["gradient clipping: clip_grad_norm_(max_norm=0.25)",
+                                   "learning rate set by hand: group['lr'] = min(group['lr'], "],  # in train_and_test
 }
 
 
