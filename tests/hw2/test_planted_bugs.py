@@ -231,10 +231,11 @@ SEQ_BUGS = [
         message="changed: `torch.manual_seed`", also=("seq.no_spikes", "seq.accuracy")),
     Bug("seq-no-lr-decay", SEQ, "seq.no_spikes", "the learning rate never shrinks with the loss: "
         "clipping alone leaves spikes",
-        edits=(Edit('        for group in optimizer.param_groups:\n'
-                    '            group["lr"] = optimizer.defaults["lr"] * min(1.0, loss.item() / LOSS_SCALE)\n', ""),),
+        edits=(Edit("        for group in optimizer.param_groups:\n"
+                    "            group['lr'] = min(group['lr'], optimizer.defaults['lr'] * min(1.0, loss / LOSS_SCALE))\n",
+                    ""),),
         message=" spike(s), the highest at optimizer step ", also=("seq.accuracy",)),
-    Bug("seq-fast-lr-decay", SEQ, "seq.accuracy", "the learning rate is scaled by the loss over 50 instead of 0.5: "
+    Bug("seq-fast-lr-decay", SEQ, "seq.accuracy", "the learning rate is scaled by the test loss over 50 instead of 0.5: "
         "no spike, but training stalls on the plateau",
         edits=(Edit("LOSS_SCALE = 0.5", "LOSS_SCALE = 50.0"),),
         message="median over 1 run: 0.", also=("seq.no_spikes",)),  # a run that never learns shows no spikes

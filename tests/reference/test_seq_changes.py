@@ -72,7 +72,7 @@ def test_every_kind_of_fix_is_named(name):
 def test_the_reference_fix_shows_its_constants():
     assert _changes(solution_notebooks()[NAME]) == [
         "gradient clipping: clip_grad_norm_(max_norm=CLIP_NORM (0.25))",
-        'learning rate set by hand: group[\'lr\'] = optimizer.defaults[\'lr\'] * min(1.0, loss.item() / LOSS_SCALE)']
+        "learning rate set by hand: group['lr'] = min(group['lr'], optimizer.defaults['lr'] * min(1.0, loss / LOSS_SCALE))"]
 
 
 def test_a_changed_model_or_seed_is_reported():

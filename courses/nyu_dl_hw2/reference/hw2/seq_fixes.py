@@ -140,9 +140,10 @@ PROCEDURES = {p.name: p for p in (
               optimizer="optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)",
               before_step=_clip_norm(1.0), scheduler_param=True,
               section8_extra="scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=100)"),
-    # the reference's rule with the epoch's mean test loss instead of the batch loss, and never raised
-    # again: the batch rule gives a hard batch late in training the full learning rate (where
-    # the reference's own runs still spiked: native-t1 seed 2, portable-t1 seed 1)
+    # the learning rate set from the epoch's mean test loss and never raised again: the
+    # reference's procedure since 2026-12-01 (nb_seq.py; the same arithmetic, so these runs are
+    # the reference's). The rule from each batch's loss, tried first, gave a hard batch late in
+    # training the full rate and spiked (native-t1 seed 2, portable-t1 seed 1)
     Procedure("clip-0.25-lr-by-epoch-loss", "clip_grad_norm_ 0.25 + learning rate lowered after each epoch to "
               "1e-3 x min(1, epoch test loss / 0.5), never raised",
               before_step=_clip_norm(0.25),
