@@ -219,9 +219,9 @@ MOE_BUGS = [
 # notebook's own (seed 1), instead of three (numbers: benchmarks/results/calibration-seq.md).
 # The seed bug sets the seed to 2, one of the real registry's re-run seeds: its run is the
 # reference's own seed-2 run, a different run of a chaotic procedure judged alone (no vote in the
-# quick registry): clean under avx2 + 2 threads, one spike (0.061 -> 2.77) on native kernels with
-# one thread, so its training verdicts are not asserted (`also`).
-# Clipping without the loss-scaled learning rate is the course's procedure in effect: it spikes
+# quick registry): the first fix tried on the course's data spiked there on native kernels with
+# one thread (0.061 -> 2.77), so its training verdicts are not asserted (`also`).
+# Clipping without the lowered learning rate is the course's procedure in effect: it spikes
 # (climbs > 1), and its spikes also lower the accuracy held (seq.accuracy may fall with it). A
 # learning rate scaled by the loss over 50 instead of 0.5 is 100x too small on the plateau: the
 # run never learns (so seq.no_spikes has nothing to judge either), held accuracy far below `zero`.
