@@ -46,9 +46,29 @@ NAME = "seq_classification.ipynb"
 
 
 def _notebook(procedure: str):
+    """The notebook of a procedure name: `reference`, a seq_fixes name, `bug:NAME` (a planted
+    bug), each optionally prefixed `class:` for the class notebook 08-seq_classification.ipynb
+    (its `res/` stand-in must be importable: calibrate_seq_direct.py puts it on sys.path)."""
     from nyu_dl_hw2.reference.hw2.notebooks import solution_notebooks
     from nyu_dl_hw2.reference.hw2.seq_fixes import PROCEDURES
 
+    if procedure.startswith("class:"):
+        from nyu_dl_hw2.reference.hw2 import nb_seq_class
+
+        procedure = procedure[len("class:"):]
+        if procedure == "reference":
+            return nb_seq_class.solution_notebook()
+        if procedure.startswith("bug:"):
+            from tests.hw2.test_planted_bugs import ALL_BUGS
+
+            bug = next(b for b in ALL_BUGS if b.name == procedure[4:])
+            nb = nb_seq_class.solution_notebook()
+            for e in bug.edits:
+                hits = [c for c in nb.cells if c.cell_type == "code" and e.old in c.source]
+                assert len(hits) == 1, (procedure, e.old)
+                hits[0].source = hits[0].source.replace(e.old, e.new)
+            return nb
+        return PROCEDURES[procedure].notebook(nb_seq_class.starter_notebook())
     if procedure == "reference":
         return solution_notebooks()[NAME]
     if procedure.startswith("bug:"):  # a planted bug of tests/hw2/test_planted_bugs.py

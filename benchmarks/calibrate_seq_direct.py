@@ -43,6 +43,10 @@ def run_once(nb, seed: int, threads: int, every: int) -> tuple[list[int], list[d
     import torch
 
     torch.set_num_threads(threads)
+    from nyu_dl_hw2.reference.hw2.nb_seq_class import SUPPORT
+
+    if str(SUPPORT.parent) not in sys.path:  # the class notebook imports `res.*`: the grader's stand-in
+        sys.path.insert(0, str(SUPPORT.parent))
     np.unicode_ = np.str_  # the sandbox's shim for the course's NumPy-1 idiom
     plt.show = lambda *a, **k: plt.close("all")
     cells = [c.source for c in nb.cells if c.cell_type == "code"]
@@ -77,6 +81,7 @@ def run_once(nb, seed: int, threads: int, every: int) -> tuple[list[int], list[d
 
 def worker(procedures: list[str], seeds: list[int], threads: list[int], variant: str, every: int) -> None:
     from nyu_dl_hw2.reference.hw2 import data
+    from nyu_dl_hw2.reference.hw2.metrics import LN4, worst_climb
     from nyu_dl_hw2.reference.hw2.seq_judge import _Evaluator
 
     x, y = data.temporal_order(256, "MODERATE", 12345)
@@ -91,7 +96,10 @@ def worker(procedures: list[str], seeds: list[int], threads: list[int], variant:
 
                 torch.set_num_threads(1)  # the grader's recomputation runs on one thread
                 losses, accs = evaluator.curve(states)
-                print(f"{variant}-t{t} {proc} seed {s}: {time.process_time() - t0:.0f} s CPU", file=sys.stderr, flush=True)
+                tail = accs[-max(1, len(accs) // 4):]
+                print(f"{variant}-t{t} {proc} seed {s}: {time.process_time() - t0:.0f} s CPU; largest climb "
+                      f"{worst_climb(losses, LN4, 0.3):.2f}, lowest loss {min(losses):.3f}, last quarter's lowest "
+                      f"accuracy {min(tail):.3f}", file=sys.stderr, flush=True)
                 runs.append({"label": f"seed {s}", "error": "", "steps": steps,
                              "losses": [round(v, 5) for v in losses], "accs": [round(v, 5) for v in accs]})
             print(json.dumps({"variant": f"{variant}-t{t}", "procedure": proc,

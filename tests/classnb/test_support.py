@@ -186,6 +186,32 @@ def test_generator_seeds_numpy_like_the_course(tasks):
         tasks.pad_sequences([[1]], value="x")
 
 
+def test_inlined_generator_draws_the_class_notebooks_data(tasks, monkeypatch):
+    """Both notebooks' generators seed NumPy with the course's 8382 (facts, "Seq notebook") and
+    draw the same Section 8 batches: the inlined notebook (nb_seq) and the class notebook with
+    the stand-in `res/` train on the same data (a wrong default seed, e.g. 8516, fails here)."""
+    monkeypatch.setattr(np, "unicode_", np.str_, raising=False)  # the sandbox's NumPy-1 shim
+    ns = {"np": np}
+    exec(nb_seq.GENERATOR, ns)
+    inlined, stand_in = ns["TemporalOrderExp6aSequence"], tasks.TemporalOrderExp6aSequence
+
+    def section8(gen_class, seed=None):
+        extra = {} if seed is None else {"seed": seed}
+        gen_class.get_predefined_generator(gen_class.DifficultyLevel.EASY, 4, **extra)[0]
+        train = gen_class.get_predefined_generator(gen_class.DifficultyLevel.MODERATE, 32, **extra)
+        test = gen_class.get_predefined_generator(gen_class.DifficultyLevel.MODERATE, 32, **extra)
+        return [train[0], train[1], test[0], train[len(train) - 1]]
+
+    state = np.random.get_state()
+    try:
+        a, b, fixed = section8(inlined), section8(stand_in), section8(inlined, seed=8382)
+    finally:
+        np.random.set_state(state)
+    for (xa, ya), (xb, yb), (xf, _) in zip(a, b, fixed):
+        assert np.array_equal(xa, xb.astype(np.float32)) and np.array_equal(ya, yb)
+        assert np.array_equal(xa, xf)
+
+
 def test_plot_lib_draws_states(tasks):
     import matplotlib
     import torch

@@ -7,9 +7,9 @@ sandbox server alike, as on another machine).
   SSE4.1, MKL in its COMPATIBLE branch, one torch thread: the oldest x86-64 machine.
 * `avx2-t2`: AVX2 kernels everywhere, two torch threads: a common laptop.
 
-Under both, the reference gets every automatic point (except, under avx2-t2, its seq training
-checks: an expected failure, issue 9, see SEQ_OPEN), the starter only the provided-code
-points, every check keeps the same verdict, and the JSON's provenance says which kernels
+Under both, the reference gets every automatic point (except its seq training checks, which
+may lose points under either variant: an expected failure, issue 9, see SEQ_OPEN), the starter
+only the provided-code points, every check keeps the same verdict, and the JSON's provenance says which kernels
 the sandbox child really ran. The registry is the quick test registry (quick.yaml: small
 training budgets, one run of seq_classification's Section 8), so the four gradings (run at
 once, one process each) take ~1 minute of two cores; the real registry's budgets under the
@@ -76,14 +76,17 @@ def variants(zips, quick) -> dict[str, dict[str, dict]]:
     return out
 
 
-# Known open problem (issue 9, still open): the reference's Section 8 fix (clip 0.25 + decay
-# 0.98) is not robust. Under avx2 + 2 torch threads its notebook's run (seed 1) spikes (run of
-# 2026-12-01 on this branch: seq.no_spikes 0/3 and seq.accuracy 0.42/1 with the quick registry's
-# single run). The real registry's majority vote of three runs forgives one spiky run; a single
-# run cannot. Everything else must hold: any other lost point fails hard; a loss confined to
-# the reference's seq checks is an expected failure until a robust fix replaces it.
+# Known open problem (issue 9, still open): no Section 8 fix is shown robust on the course's
+# data (generator seed 8382, fixed 2026-12-01; benchmarks/results/calibration-seq.md). The
+# first fix tried on it (clip 0.25 + learning rate from each batch's loss) spiked in this test
+# under default-t1 (seed 1, held 0.68); the reference adopted at the deadline (the rate lowered
+# with each epoch's test loss) was clean in this test under default-t1 but, under avx2-t2, its
+# seed-1 run relapsed once while still learning (0.406 -> 0.722 at step 992: 32 % of the way
+# back to ln 4, just over the 0.3 threshold; held 0.746; run of 14:01-14:12 UTC). The quick registry judges one run with no
+# allowance. Everything else must hold: any other lost point fails hard; a loss confined to the
+# reference's seq training checks is an expected failure until the matrix shows it robust.
 SEQ_TRAINING = ("seq.no_spikes", "seq.accuracy")
-SEQ_OPEN = "issue 9: the reference's Section 8 fix is not robust; its seed-1 run may spike with 2 torch threads"
+SEQ_OPEN = "issue 9: the reference's Section 8 fix is not robust; its seed-1 run may spike (avx2-t2 did)"
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))

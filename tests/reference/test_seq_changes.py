@@ -44,6 +44,20 @@ EXPECTED = {
                                       "gradient clipping: clip_grad_norm_(max_norm=0.25)"],
     "amsgrad": ["optimizer Adam(lr=0.001, amsgrad=True)"],
     "amsgrad-clip-1": ["optimizer Adam(lr=0.001, amsgrad=True)", "gradient clipping: clip_grad_norm_(max_norm=1)"],
+    "eps-1e-4-clip-0.25-decay-0.98": ["optimizer RMSprop(lr=0.001, eps=0.0001)",
+                                      "gradient clipping: clip_grad_norm_(max_norm=0.25)",
+                                      "learning-rate schedule: ExponentialLR(gamma=0.98)"],
+    "eps-1e-3-clip-0.25-decay-0.98": ["optimizer RMSprop(lr=0.001, eps=0.001)",
+                                      "gradient clipping: clip_grad_norm_(max_norm=0.25)",
+                                      "learning-rate schedule: ExponentialLR(gamma=0.98)"],
+    "lr-2e-3-cosine-clip-0.25": ["optimizer RMSprop(lr=0.002)", "gradient clipping: clip_grad_norm_(max_norm=0.25)",
+                                 "learning-rate schedule: CosineAnnealingLR(T_max=100)"],
+    "adam-cosine-clip-1": ["optimizer Adam(lr=0.001)", "gradient clipping: clip_grad_norm_(max_norm=1)",
+                           "learning-rate schedule: CosineAnnealingLR(T_max=100)"],
+    "clip-0.005-cosine": ["gradient clipping: clip_grad_norm_(max_norm=0.005)",
+                          "learning-rate schedule: CosineAnnealingLR(T_max=100)"],
+    "clip-0.25-lr-by-epoch-loss": ["gradient clipping: clip_grad_norm_(max_norm=0.25)",
+                                   "learning rate set by hand: group['lr'] = min(group['lr'], "],  # in train_and_test
 }
 
 
@@ -58,7 +72,7 @@ def test_every_kind_of_fix_is_named(name):
 def test_the_reference_fix_shows_its_constants():
     assert _changes(solution_notebooks()[NAME]) == [
         "gradient clipping: clip_grad_norm_(max_norm=CLIP_NORM (0.25))",
-        "learning-rate schedule: ExponentialLR(gamma=LR_DECAY (0.98))"]
+        "learning rate set by hand: group['lr'] = min(group['lr'], optimizer.defaults['lr'] * min(1.0, loss / LOSS_SCALE))"]
 
 
 def test_a_changed_model_or_seed_is_reported():

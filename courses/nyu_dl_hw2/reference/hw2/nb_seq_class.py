@@ -12,7 +12,7 @@ the grader with the course's API and random draws) next to the notebook when the
 not carry its own.
 
 Section 8 ("Visualize LSTM") and its fix are nb_seq's, reused here and not copied: the
-model class, the training-procedure cell (solution: clipping + decay; starter: the
+model class, the training-procedure cell (solution: clipping + a loss-scaled learning rate; starter: the
 course's procedure), the seed cell and the Section 8 setup (with the class notebook's
 ``QRSU`` alias). A change to the inlined notebook's reference fix is a change here too.
 """

@@ -101,11 +101,16 @@ def procedure_nodes(training_cells: Iterable[str], cell_sources: Iterable[str]) 
     return nodes
 
 
+def _is_lr_item(target: ast.AST) -> bool:
+    """`group["lr"]` / `optimizer.param_groups[0]['lr']` as an assignment target."""
+    return isinstance(target, ast.Subscript) and isinstance(target.slice, ast.Constant) and target.slice.value == "lr"
+
+
 def procedure_facts(training_cells: Iterable[str], cell_sources: Iterable[str]) -> dict[str, list[str]]:
     """Settings of the procedure, each a list of source snippets (in source order)."""
     training_cells, cell_sources = list(training_cells), list(cell_sources)
-    facts: dict[str, list[str]] = {k: [] for k in ("optimizer", "clipping", "hooks", "clamp", "scheduler", "init",
-                                                   "seed", "epochs", "batch_size")}
+    facts: dict[str, list[str]] = {k: [] for k in ("optimizer", "clipping", "hooks", "clamp", "scheduler", "lr_set",
+                                                   "init", "seed", "epochs", "batch_size")}
 
     consts = _constants(cell_sources)
 
@@ -131,6 +136,8 @@ def procedure_facts(training_cells: Iterable[str], cell_sources: Iterable[str]) 
                     add("init", dotted)
                 elif name == "manual_seed" and sub.args:
                     add("seed", _value(sub.args[0]))
+            elif isinstance(sub, ast.Assign) and len(sub.targets) == 1 and _is_lr_item(sub.targets[0]):
+                add("lr_set", ast.unparse(sub))  # a learning rate set by hand (param_groups)
             elif isinstance(sub, ast.Assign) and len(sub.targets) == 1 and isinstance(sub.targets[0], ast.Name):
                 target = sub.targets[0].id
                 if target in ("max_epochs", "batch_size") and isinstance(sub.value, ast.Constant):
@@ -160,7 +167,8 @@ def describe_changes(training_cells: Iterable[str], cell_sources: Iterable[str],
     if optimizers:
         lines.append(f"optimizer {' / '.join(f['optimizer'])} (course: {COURSE['optimizer']})")
     for key, what in (("clipping", "gradient clipping"), ("hooks", "gradient hooks"), ("clamp", "gradient clamp"),
-                      ("scheduler", "learning-rate schedule"), ("init", "weight initialisation (changes the model)")):
+                      ("scheduler", "learning-rate schedule"), ("lr_set", "learning rate set by hand"),
+                      ("init", "weight initialisation (changes the model)")):
         if f[key]:
             lines.append(f"{what}: {'; '.join(f[key])}")
     for key, what in (("seed", "seed"), ("epochs", "max_epochs"), ("batch_size", "batch_size")):
