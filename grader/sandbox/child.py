@@ -26,7 +26,7 @@ from typing import Any
 from . import confine, shims, timer, wire
 from .definitions import filter_cell
 from .jobs import DISK_NOTE
-from .probes import ProbeContext, ProbeError, run_probe
+from .probes import ProbeContext, ProbeError, run_probe, seed_all
 from .shell import Capture, SandboxShell
 from .snapshot import Snapshotter
 
@@ -393,6 +393,10 @@ class Child:
                     self.ch.send({"t": "snapshot", **meta}, payload)
 
                 Snapshotter(snap, send_snapshot).install()
+            # A notebook that draws random numbers without seeding (the MoE handout) must draw the
+            # same ones on every run and machine: the forked child inherits what the server drew,
+            # and numpy and random seed themselves from the OS. So every run starts from one seed.
+            seed_all(self.job.get("seed", 0))
             self.run_cells(cells)
             self.ch.send({"t": "cells_done", "blocked": list(self.shell.blocked), "shims": list(shims.RECORDER.used)})
             self.run_probes()

@@ -637,3 +637,13 @@ def test_a_server_dying_mid_job_is_reported_and_replaced(server, tmp_path):
     r2 = server.run_notebook(make_job(tmp_path, ["x = 1"], probes=(ProbeRequest("x", "value", {"name": "x"}),)))
     assert r2.replies["x"].value == 1 and server.starts == starts + 1
     assert any("restarted" in w for w in r2.warnings)
+
+
+def test_unseeded_notebooks_draw_the_same_numbers_on_every_run(run):
+    """Same submission, same score: a notebook that never seeds (the MoE handout's training)
+    starts from the same random state in every child, whatever the server drew before."""
+    cell = "import random, numpy as np, torch\nprint(torch.rand(2).tolist(), np.random.rand(), random.random())"
+    first = run([cell]).cells[0].stdout
+    run(["import torch, numpy as np\ntorch.rand(1000); np.random.rand(1000)"])  # draws in between
+    assert run([cell]).cells[0].stdout == first and first.strip()
+
