@@ -124,14 +124,11 @@ PROCEDURES = {p.name: p for p in (
     # follow-up (benchmarks/results/calibration-seq.md); the reference chosen is the loss-scaled
     # learning rate + clip 0.25 (nb_seq.py). A larger `eps` bounds RMSprop's step when the
     # gradients are tiny, but the plateau's gradients are tiny too: it never learns
-    Procedure("eps-1e-4-clip-0.25-decay-0.98", "RMSprop eps 1e-4 + clip_grad_norm_ 0.25 + ExponentialLR 0.98",
-              optimizer="optimizer = torch.optim.RMSprop(model.parameters(), lr=0.001, eps=1e-4)",
-              before_step=_clip_norm(0.25), scheduler_param=True,
-              section8_extra="scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.98)"),
-    Procedure("eps-1e-3-clip-0.25-decay-0.98", "RMSprop eps 1e-3 + clip_grad_norm_ 0.25 + ExponentialLR 0.98",
-              optimizer="optimizer = torch.optim.RMSprop(model.parameters(), lr=0.001, eps=1e-3)",
-              before_step=_clip_norm(0.25), scheduler_param=True,
-              section8_extra="scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.98)"),
+    *(Procedure(f"eps-{eps}-clip-0.25-decay-0.98", f"RMSprop eps {eps} + clip_grad_norm_ 0.25 + ExponentialLR 0.98",
+                optimizer=f"optimizer = torch.optim.RMSprop(model.parameters(), lr=0.001, eps={eps})",
+                before_step=_clip_norm(0.25), scheduler_param=True,
+                section8_extra="scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.98)")
+      for eps in ("1e-4", "1e-3")),
     Procedure("lr-2e-3-cosine-clip-0.25", "RMSprop lr 2e-3 + cosine schedule to 0 + clip_grad_norm_ 0.25",
               optimizer="optimizer = torch.optim.RMSprop(model.parameters(), lr=2e-3)",
               before_step=_clip_norm(0.25), scheduler_param=True,
