@@ -59,9 +59,7 @@ def test_reference_scores_full_marks(reference_graded, real):
     assert all(f.present and f.valid and f.exact for f in g.files), g.files
     assert [c.id for c in g.checks] == [c.id for c in real.checks]
     lost = {c.id: (c.status, c.points, c.message) for c in g.checks if c.status != "pass" or c.points != c.max_points}
-    assert {k: v for k, v in lost.items() if k not in ("seq.no_spikes", "seq.accuracy")} == {}
-    if lost:  # issue 9, open: no robust Section 8 fix on the course's data yet (calibration-seq.md)
-        pytest.xfail(f"issue 9: the reference's Section 8 fix is not robust: {lost}")
+    assert lost == {}
     assert g.raw_score == g.auto_max == 50
     assert g.score == 50  # of max_score 100: the other 50 are graded by hand (theory PDF)
     assert g.max_score == 100

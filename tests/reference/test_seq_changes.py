@@ -58,6 +58,12 @@ EXPECTED = {
                           "learning-rate schedule: CosineAnnealingLR(T_max=100)"],
     "clip-0.25-lr-by-epoch-loss": ["gradient clipping: clip_grad_norm_(max_norm=0.25)",
                                    "learning rate set by hand: group['lr'] = min(group['lr'], "],  # in train_and_test
+    # the screening of the second 2026-12-01 session (calibration-seq.md)
+    **{name: (["optimizer RMSprop(lr=0.001, alpha=0.999)"] if "alpha" in name else [])
+       + [f"gradient clipping: clip_grad_norm_(max_norm={clip})",
+          "learning rate set by hand: group['lr'] = min(group['lr'], "]
+       for name, clip in (("clip-0.25-lr-by-loss-1.0", "0.25"), ("clip-0.25-lr-by-loss-0.5-alpha-0.999", "0.25"),
+                          ("clip-0.1-lr-by-loss-0.5", "0.1"), ("clip-0.25-lr-by-loss-0.5-sq", "0.25"))},
 }
 
 

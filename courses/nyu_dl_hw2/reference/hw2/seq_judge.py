@@ -26,15 +26,17 @@ curve cannot decide. What does not flip is how *often* a procedure spikes:
   own procedure has runs with few spikes), and one spiky run of a smooth procedure can be
   chaos (the reference's procedure spiked in one of three runs with two torch threads, in
   issue 9's run), so with three runs, ``lucky: 1`` and ``spiky_allowed: 1`` it is a
-  majority vote: two or three clean -> full, one or none -> nothing. Calibration (benchmarks/calibrate_seq.py, numbers
-  in the registry) found the course's procedure spiking in 9 of 9 runs over three kernel
-  variants (largest climbs 0.46 to 3.41 of the way back) and the smooth fixes' runs
-  (the reference, AdamW + clip-value) at most 0.13: the threshold sits in the middle, and
-  the course's verdict (decided by its second-strongest run: >= 1.28) and the smooth
-  fixes' hold on every variant. Fixes that only damp the spikes (clip-norm 1.0 or 0.25,
-  Adam 1e-3, weight decay + clamp hooks) spike in most runs and earn nothing; one that
-  spikes now and then (cosine + clip-norm 1.0: 3 of 6 runs, climbs 0.07 to 0.78) may
-  earn nothing on one machine and half on another: such a procedure is chaotic itself,
+  majority vote: two or three clean -> full, one or none -> nothing. Calibration on the
+  course's data (benchmarks/calibrate_seq_direct.py; numbers in the registry and in
+  benchmarks/results/calibration-seq.md) found the course's procedure spiking in 9 of 9
+  runs over three kernel variants (largest climbs 0.52 to 2.96 of the way back) and the
+  reference's runs at most 0.35 on any evaluation set: the threshold is half way back
+  (``climb: 0.5``; it was 0.3, which one relapse of the reference while still learning
+  crossed on the graded set and not on others), and both verdicts are decided by runs
+  far from it (the course's second-weakest run 0.85, the reference's second-strongest
+  0.12). Fixes that only damp the spikes (clip-norm 1.0 or 0.25, Adam 1e-3, weight decay
+  + clamp hooks) spike in most runs and earn nothing; one that spikes now and then may
+  earn nothing on one machine and all on another: such a procedure is chaotic itself,
   and the message shows every run so a TA can see why.
 * ``seq.accuracy`` is judged on the same runs: the median over runs of the accuracy each
   run *held*: its lowest accuracy over the last ``tail`` of training, and for a run with a
@@ -62,7 +64,7 @@ import numpy as np
 from grader.api import Measure, Reply, Request, Verdict, rng_for
 
 from . import data
-from .metrics import LN4, Spike, spikes, worst_climb
+from .metrics import LN4, SPIKE_ARMED, SPIKE_CLIMB, Spike, spikes, worst_climb
 
 RERUN = "rerun_training"
 
@@ -92,8 +94,8 @@ class SeqRun:
     def from_curve(cls, label: str, steps, losses, accs, params: Mapping[str, Any]) -> "SeqRun":
         """A run judged with the registry's `learned`, `armed` and `climb`."""
         losses = tuple(float(v) for v in losses)
-        armed = float(params.get("armed", 0.3))
-        found = spikes(losses, LN4, armed, float(params.get("climb", 0.3)))
+        armed = float(params.get("armed", SPIKE_ARMED))
+        found = spikes(losses, LN4, armed, float(params.get("climb", SPIKE_CLIMB)))
         return cls(label, tuple(int(s) for s in steps), losses, tuple(float(a) for a in accs), tuple(found),
                    learned=min(losses, default=math.inf) <= float(params.get("learned", 0.75)) * LN4,
                    top=worst_climb(losses, LN4, armed))
@@ -375,7 +377,7 @@ def _deciding(climbs: list[float], frac: float, lucky: int, allowed: int) -> flo
 
 def spike_verdict(params: Mapping[str, Any], runs: list[SeqRun]) -> Verdict:
     """seq.no_spikes without the change report: points for the clean runs beyond the `lucky` first."""
-    climb = float(params.get("climb", 0.3))
+    climb = float(params.get("climb", SPIKE_CLIMB))
     lucky = int(params.get("lucky", 1))
     allowed = int(params.get("spiky_allowed", 0))
     judged = [r for r in runs if r.error or r.learned]  # a run that could not be re-run earns nothing
@@ -400,7 +402,7 @@ def spike_verdict(params: Mapping[str, Any], runs: list[SeqRun]) -> Verdict:
         head = f"no run of your Section 8 procedure learned (loss never below " \
                f"{float(params.get('learned', 0.75)):g} x ln 4), so its spikes cannot be judged. "
     lines = "; ".join(r.summary() for r in runs)
-    rule = (f" A spike: once the loss is below {float(params.get('armed', 0.3)):g} x ln 4, a climb back "
+    rule = (f" A spike: once the loss is below {float(params.get('armed', SPIKE_ARMED)):g} x ln 4, a climb back "
             f"at least {_pct(climb)} of the way from its lowest point to ln 4 = {LN4:.3f} (losses recomputed "
             f"on grader data from the model's weights every {int(params.get('every', 8))} optimizer steps).")
     return Verdict(frac, head + lines + "." + rule,
