@@ -87,17 +87,17 @@ def _eval_sets(spec: str) -> list[tuple[str, int, int]]:
     grading draws (the grader's default seed, hidden checks), so a run judged here gets the
     verdict the sandbox gives; other entries are data seeds (how much the verdict depends on
     which 256 sequences judge it); ``NAME:N`` draws N sequences instead of the registry's 256."""
+    import numpy as np
+
     from grader.checks.base import case_seed
     from grader.grading import DEFAULT_SEED
-
-    import numpy as np
+    from nyu_dl_hw2.reference.hw2.seq_judge import _seed
 
     out = []
     for item in spec.split(","):
         name, _, n = item.partition(":")
         if name == "grader":
-            rng = np.random.default_rng(case_seed(DEFAULT_SEED, "seq.curve", False))
-            data_seed = int(rng.integers(0, 2**31 - 1))  # seq_judge._seed
+            data_seed = _seed(np.random.default_rng(case_seed(DEFAULT_SEED, "seq.curve", False)))  # seq_judge's
         else:
             data_seed = int(name)
         out.append((item, data_seed, int(n or 256)))
