@@ -146,12 +146,18 @@ class SandboxServer:
         env = {k: os.environ[k] for k in _ENV_PASS if k in os.environ}
         env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg",
                    PYTHONDONTWRITEBYTECODE="1",
+                   # str/bytes hashes (a set's iteration order) the same in every server: a
+                   # notebook building its vocabulary from a set of characters trains the same
+                   PYTHONHASHSEED="0",
                    # idle OpenMP threads sleep instead of spinning: on a loaded machine spinning
                    # spends the CPU-time training budgets of multi-threaded children (same numbers)
                    OMP_WAIT_POLICY="PASSIVE")
         env.update(numeric_settings().env())  # kernel choices (validated): torch/oneDNN/MKL read them at load
         self.proc = subprocess.Popen(
-            [self.python, "-I", "-c", _BOOT, package_root()],
+            # -s -P: no user site, no script folder on sys.path; not -I, whose -E would drop
+            # PYTHONHASHSEED (the environment is built here from a whitelist: nothing else
+            # PYTHON* reaches the server)
+            [self.python, "-s", "-P", "-c", _BOOT, package_root()],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, cwd="/", env=env,
             start_new_session=True, close_fds=True,
         )

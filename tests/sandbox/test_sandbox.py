@@ -639,6 +639,19 @@ def test_a_server_dying_mid_job_is_reported_and_replaced(server, tmp_path):
     assert any("restarted" in w for w in r2.warnings)
 
 
+def test_string_hashes_are_the_same_in_every_server(tmp_path):
+    """A set of strings iterates in hash order: with Python's per-process hash randomisation a
+    notebook that numbers characters from a set would train differently after every server
+    start. Two servers, one cell: the same hashes, the same order."""
+    cell = "print(hash('abc'), list({'alpha', 'beta', 'gamma', 'delta', 'eps'}))"
+    outs = []
+    for i in range(2):
+        with SandboxServer(threads=1) as fresh:
+            (tmp_path / str(i)).mkdir()
+            outs.append(fresh.run_notebook(make_job(tmp_path / str(i), [cell])).cells[0].stdout)
+    assert outs[0].strip() and outs[0] == outs[1]
+
+
 def test_unseeded_notebooks_draw_the_same_numbers_on_every_run(run):
     """Same submission, same score: a notebook that never seeds (the MoE handout's training)
     starts from the same random state in every child, whatever the server drew before."""
