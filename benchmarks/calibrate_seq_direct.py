@@ -107,7 +107,7 @@ def _eval_sets(spec: str) -> list[tuple[str, int, int]]:
 def worker(procedures: list[str], seeds: list[int], threads: list[int], variant: str, every: int,
            eval_spec: str = "grader") -> None:
     from nyu_dl_hw2.reference.hw2 import data
-    from nyu_dl_hw2.reference.hw2.metrics import LN4, worst_climb
+    from nyu_dl_hw2.reference.hw2.metrics import LN4, SPIKE_ARMED, worst_climb
     from nyu_dl_hw2.reference.hw2.seq_judge import _Evaluator
 
     evaluators = []
@@ -128,7 +128,7 @@ def worker(procedures: list[str], seeds: list[int], threads: list[int], variant:
                 shown = []
                 for name, losses, accs in curves:
                     tail = accs[-max(1, len(accs) // 4):]
-                    shown.append(f"[{name}] climb {worst_climb(losses, LN4, 0.3):.2f}, lowest loss {min(losses):.3f}, "
+                    shown.append(f"[{name}] climb {worst_climb(losses, LN4, SPIKE_ARMED):.2f}, lowest loss {min(losses):.3f}, "
                                  f"last quarter's lowest accuracy {min(tail):.3f}")
                 print(f"{variant}-t{t} {proc} seed {s}: {time.process_time() - t0:.0f} s CPU; " + "; ".join(shown),
                       file=sys.stderr, flush=True)
