@@ -443,7 +443,13 @@ def _run_ahead(assignment: Assignment, sub: Any, checks: list[Check], options: O
                 for rule, work, plan in notebooks}
     from concurrent.futures import ThreadPoolExecutor
 
-    pool = ThreadPoolExecutor(max_workers=reserve(len(units)), thread_name_prefix="notebook-run")
+    # When every run may need torch's compiler stack, the first server prepares it once,
+    # before it is cloned (the clones inherit it). Otherwise the clones come first, and only
+    # a server given such a run prepares it, while the other lanes go on.
+    needs = getattr(runner, "needs_compiler", None)
+    compiler = needs is None or all(needs(rule.mode, {k: plan.requests[k] for k in plan.jobs[i]})
+                                    for _, rule, _, plan, i in units)
+    pool = ThreadPoolExecutor(max_workers=reserve(len(units), compiler=compiler), thread_name_prefix="notebook-run")
     futures: dict[tuple[str, int], Any] = {}
     for _, rule, folder, plan, i in sorted(units, key=lambda u: -u[0]):
         futures[(rule.name, i)] = pool.submit(run, rule, folder, plan, i).result

@@ -42,10 +42,13 @@ class SandboxRunner:
         self._cond = threading.Condition()
         self._idle: list[Any] = [server]
         self._clones: list[Any] = []
+        self._warm: threading.Thread | None = None
 
-    def reserve(self, count: int) -> int:
+    def reserve(self, count: int, compiler: bool = False) -> int:
         """Make up to ``count`` servers ready (cloning the first while it is idle); returns
-        how many there are. A clone that fails to come up only costs parallelism."""
+        how many there are. A clone that fails to come up only costs parallelism.
+        ``compiler``: the coming jobs need torch's compiler stack (:meth:`needs_compiler`),
+        so the first server prepares it before it is cloned."""
         want = min(self.lanes, max(1, int(count)))
         with self._cond:
             self._clones = [c for c in self._clones if c.alive]
@@ -56,7 +59,7 @@ class SandboxRunner:
         try:
             while len(self._clones) + 1 < want:
                 try:
-                    c = self.server.clone()
+                    c = self.server.clone(compiler=compiler)
                 except Exception:  # noqa: BLE001 - SandboxError, OSError: run with fewer lanes
                     break
                 with self._cond:
@@ -69,10 +72,33 @@ class SandboxRunner:
                 self._cond.notify()
         return len(self._clones) + 1
 
+    def needs_compiler(self, mode: str, requests: Mapping[str, Request]) -> bool:
+        """Whether the job of these requests may need torch's compiler stack (the sandbox's
+        rule, grader.sandbox.jobs.needs_compiler; a weight-snapshot request counts)."""
+        from .sandbox.jobs import needs_compiler
+
+        snaps = any(r.probe == SNAPSHOT for r in requests.values())
+        return needs_compiler(mode, ((r.probe, r.args) for r in requests.values() if r.probe != SNAPSHOT), snaps)
+
+    def _warm_judging_once(self, requests: Mapping[str, Request]) -> None:
+        """Start the grader's own judging warm-up (see :func:`_warm_judging`) the first time
+        a job asks for a module's program: only such judging needs it, and it overlaps
+        that job's run. A grading without one never pays for it."""
+        if self._warm is not None or not any(r.probe == "module" and r.args.get("program") for r in requests.values()):
+            return
+        with self._cond:
+            if self._warm is None:
+                self._warm = threading.Thread(target=_warm_judging, name="warm-judging", daemon=True)
+                self._warm.start()
+
     def close(self) -> None:
         for c in self._clones:
             c.close()
         self._clones = []
+        if self._warm is not None:
+            # a process that exits while torch runs in a thread aborts ("terminate called"):
+            # an early usage error must still exit with its own status
+            self._warm.join(timeout=120)
 
     def _acquire(self) -> Any:
         with self._cond:
@@ -108,6 +134,7 @@ class SandboxRunner:
         from .sandbox import Limits, NotebookJob, ProbeRequest, Shims, SnapshotRequest
         from .sandbox.jobs import DISK_NOTE
 
+        self._warm_judging_once(requests)
         # SNAPSHOT is not a probe: it asks for weight snapshots taken *during* a full run.
         snaps = {key: req for key, req in requests.items() if req.probe == SNAPSHOT}
         probes = tuple(ProbeRequest(id=key, probe=req.probe, args=dict(req.args), timeout=req.timeout)
@@ -189,7 +216,7 @@ def _error_text(reply: Any, limit: float) -> str:
 
 def _warm_judging() -> None:
     """The grader's own lazy set-up (the first `meta` run of a structure check), done while
-    the sandbox server starts and the first notebooks run. Only a speed-up: never fails."""
+    the notebook whose module program it will judge runs. Only a speed-up: never fails."""
     try:
         from .checks.program import warm_up
 
@@ -249,15 +276,10 @@ def open_runner(hidden: tuple[str, ...] = (), lanes: int = 1) -> Iterator[Sandbo
         import torch
 
         torch.set_num_threads(settings.torch_threads)
-        warm = threading.Thread(target=_warm_judging, name="warm-judging", daemon=True)
-        warm.start()
         runner = SandboxRunner(server, settings, lanes)
         try:
             yield runner
         finally:
             runner.close()
-            # a process that exits while torch runs in a thread aborts ("terminate called"):
-            # an early usage error must still exit with its own status
-            warm.join(timeout=120)
     finally:
         server.close()

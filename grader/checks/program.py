@@ -681,8 +681,9 @@ def _origin(program: Program, r: int) -> np.ndarray | None:
 def warm_up() -> None:
     """Pay the first `meta` dispatch's lazy set-up (torch's meta registrations and
     decompositions: ~1 s of CPU, ~5 s on a loaded machine) before a structure check needs
-    it. grader.sandbox_runner calls this in a thread while the sandbox server starts, so a
-    cold `grader grade` does not wait for it after the CNN's run. Only a speed-up."""
+    it. grader.sandbox_runner calls this in a thread when the first job asking for a
+    module's program starts, so its judging does not wait for it after the run (and a
+    grading without one never pays for it). Only a speed-up."""
     import torch
 
     aten = torch.ops.aten

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal, Mapping
+from typing import Any, Iterable, Literal, Mapping
 
 from . import wire
 
@@ -147,6 +147,24 @@ class SnapshotRequest:
         return {"class_name": self.class_name, "every": self.every, "max_count": self.max_count, "max_mb": self.max_mb}
 
 
+# Probes that neither train, step an optimizer nor export: a definitions-mode job asking only
+# these does not need torch's compiler stack (dynamo, export), whose import and first use
+# cost the server ~1.8 s of CPU. The server prepares that stack before it forks any other
+# job (server.ensure_compiler), so a child never pays for it under its own time limits.
+# An unknown probe (a course's own) counts as needing it.
+LIGHT_PROBES = frozenset({"call", "value", "names", "draw", "call_stubbed", "forward_with_state", "module",
+                          "module_outputs"})
+
+
+def needs_compiler(mode: str, probes: Iterable[tuple[str, Mapping[str, Any]]], snapshot: bool = False) -> bool:
+    """Whether a job may use torch's compiler stack: a full run (training cells step
+    optimizers, whose first ``zero_grad`` imports dynamo), weight snapshots, a probe outside
+    :data:`LIGHT_PROBES`, or a ``module`` probe asked for its program (``torch.export``)."""
+    if mode != "definitions" or snapshot:
+        return True
+    return any(name not in LIGHT_PROBES or (name == "module" and bool(args.get("program"))) for name, args in probes)
+
+
 @dataclass(frozen=True)
 class NotebookJob:
     """One notebook to run. ``scratch_dir`` holds a copy of this submission's files only:
@@ -182,6 +200,11 @@ class NotebookJob:
             raise ValueError("probe ids must be unique")
         if not isinstance(self.probes, tuple):
             object.__setattr__(self, "probes", tuple(self.probes))
+
+    @property
+    def compiler(self) -> bool:
+        """Whether this job may need torch's compiler stack (see :func:`needs_compiler`)."""
+        return needs_compiler(self.mode, ((p.probe, p.args) for p in self.probes), self.snapshot is not None)
 
     def budget_seconds(self) -> float:
         """Upper bound of the wall time the job may take (for the grader-side watchdog): the

@@ -7,9 +7,11 @@ Protocol with the grader: length-prefixed wire messages on the server's stdin/st
 (stdout is moved to a private fd at start; anything printed goes to stderr).
 
 grader -> server: ``{"op": "config", ...}`` once, then ``{"op": "run", "job": {...}}``
-(blobs: one encoded argument value per probe), ``{"op": "ping"}``, ``{"op": "exit"}``.
-server -> grader: ``{"op": "ready", ...}``, ``{"op": "result", "run": {...}}`` (blobs:
-encoded probe replies and snapshots, decoded strictly by the grader), ``{"op": "pong"}``.
+(blobs: one encoded argument value per probe), ``{"op": "clone", ...}``, ``{"op": "ping"}``,
+``{"op": "exit"}``. server -> grader: ``{"op": "ready", ...}``, ``{"op": "result", "run":
+{...}}`` (blobs: encoded probe replies and snapshots, decoded strictly by the grader),
+``{"op": "cloned"}``, ``{"op": "pong"}``. A job or clone with ``"compiler": true`` first
+has the server prepare torch's compiler stack (:func:`ensure_compiler`), once.
 
 The server supervises the child: it holds a deadline for every phase (setup, each cell,
 each probe, the harness between them) and kills the child's process group when one
@@ -89,7 +91,7 @@ def preload() -> dict[str, Any]:
 
     probes.load_all(SERVER_CFG.get("probe_files", ()))
     wire._torch()
-    warm_up()
+    warm_up()  # torch's compiler stack is prepared later, by the first job that may need it
     CHILD_CAPS = wire.Caps(max_message_bytes=768 << 20, max_header_bytes=32 << 20)
     facts = confine.preload()
     SHELL = make_shell()
@@ -108,6 +110,7 @@ def preload() -> dict[str, Any]:
         "torch": torch.__version__,
         "numpy": numpy.__version__,
         "preload_seconds": round(time.perf_counter() - t, 3),
+        "compiler": COMPILER["ready"],
         "probes": sorted(probes.PROBES),
         "drivers": sorted(__import__("grader.sandbox.probes.drivers", fromlist=["DRIVERS"]).DRIVERS),
         "leaked_modules": leaked,
@@ -151,10 +154,7 @@ def warm_up() -> None:
         state = torch.random.get_rng_state()
         m = Warm()
         x = torch.randn(2, 1, 4, 4)
-        for opt in (torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9), torch.optim.Adam(m.parameters())):
-            opt.zero_grad()
-            m(x).backward()
-            opt.step()
+        m(x).backward()
         m.eval()
         tr = Tracer()
         with torch.no_grad(), tr:
@@ -171,12 +171,46 @@ def warm_up() -> None:
         fig.savefig(io.BytesIO(), format="png")
         plt.close("all")
         ShapeProp(torch.fx.symbolic_trace(m)).propagate(x)
+        torch.random.set_rng_state(state)
+    except Exception as exc:  # noqa: BLE001 - only a speed-up
+        print(f"sandbox server: warm-up failed: {exc}", file=sys.stderr)
+
+
+COMPILER = {"ready": False, "seconds": 0.0}
+
+
+def ensure_compiler() -> None:
+    """Prepare torch's compiler stack once, in this server, before forking a job that may
+    need it (jobs.needs_compiler): an optimizer's first ``zero_grad``/``step`` imports
+    dynamo, and the first ``torch.export`` sets up much more (~1.8 s of CPU together).
+    Done here, every child forked afterwards inherits it and none pays for it under its own
+    time limits; not done at start-up, because a grading whose jobs never need it (checks of
+    definitions only) would wait for it. Only a speed-up: never fails."""
+    if COMPILER["ready"]:
+        return
+    COMPILER["ready"] = True
+    t = time.perf_counter()
+    try:
+        import gc
+
+        import torch
+        import torch.nn as nn
+
+        state = torch.random.get_rng_state()
+        m = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+        x = torch.randn(2, 3)
+        for opt in (torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9), torch.optim.Adam(m.parameters())):
+            opt.zero_grad()
+            m(x).sum().backward()
+            opt.step()
         from .probes.export import warm_up as warm_export  # the module probe's program (verify)
 
         warm_export()
         torch.random.set_rng_state(state)
+        gc.freeze()  # as at start-up: children's collections skip what this made
     except Exception as exc:  # noqa: BLE001 - only a speed-up
-        print(f"sandbox server: warm-up failed: {exc}", file=sys.stderr)
+        print(f"sandbox server: compiler warm-up failed: {exc}", file=sys.stderr)
+    COMPILER["seconds"] = round(time.perf_counter() - t, 3)
 
 
 # ---------------------------------------------------------------------------------------
@@ -778,16 +812,21 @@ def serve(proto_in: int, proto_out: int) -> None:
         if op == "exit":
             break
         if op == "clone":
+            if header.get("compiler"):
+                ensure_compiler()
             pid = clone(proto_in, proto_out, str(header.get("requests", "")), str(header.get("replies", "")))
             wire.send_message(proto_out, {"op": "cloned", "pid": pid})
             continue
         if op == "ping":
-            wire.send_message(proto_out, {"op": "pong", "modules": sorted(sys.modules) if header.get("modules") else None})
+            wire.send_message(proto_out, {"op": "pong", "compiler": COMPILER["ready"],
+                                          "modules": sorted(sys.modules) if header.get("modules") else None})
             continue
         if op != "run":
             wire.send_message(proto_out, {"op": "error", "error": f"unknown op {op!r}"})
             continue
         try:
+            if header["job"].get("compiler", True):
+                ensure_compiler()
             run, out_blobs = run_job(header["job"], blobs)
             wire.send_message(proto_out, {"op": "result", "run": run}, out_blobs)
         except Exception as exc:  # noqa: BLE001 - report and keep serving

@@ -64,7 +64,7 @@ class Recording:
         self.folders: dict[str, set[Path]] = {}
         self.lock = threading.Lock()
 
-    def reserve(self, count: int) -> int:
+    def reserve(self, count: int, compiler: bool = False) -> int:
         return 1
 
     def run(self, nb: Path, scratch: Path, mode: str, limits: Any, requests: Mapping[str, Request]) -> RunOutcome:
