@@ -9,10 +9,11 @@ numbers stay comparable on a loaded machine):
 
 - cold: ``python -c "import torch"`` against ``grader grade`` of one zip whose checks do
   not train (a registry made here: the Spring 2025 one without its training checks, every
-  notebook in definitions mode), median of ``--repeat`` runs; beside them the floor such a
-  grading cannot go under (``import torch, torch._dynamo``: torch.export and an optimizer's
-  first ``zero_grad`` import dynamo, in the sandbox server's warm-up) and the sandbox
-  server's start alone (launch to "ready");
+  notebook in definitions mode), median of ``--repeat`` runs; the same with definitions
+  only (no CNN check: no job needs torch's compiler stack); beside them the floor of a
+  grading whose jobs export a forward or step an optimizer (``import torch,
+  torch._dynamo``: both import dynamo, which the sandbox server prepares before such a
+  job) and the sandbox server's start alone (launch to "ready");
 - warm: the marginal cost of one more notebook in ``grader batch --workers 2`` (the time
   of 12 distinct zips minus that of 4, per extra notebook: start-up and the cache cannot
   hide in it; every zip differs by a comment, every batch writes to a fresh folder; the
@@ -73,6 +74,12 @@ checks:
 LIGHT = NO_TRAINING.replace("id: bench-no-training", "id: bench-light") + "".join(
     f"  - {{id: {c}, remove: true}}\n" for c in ("cnn.conv", "cnn.batchnorm", "cnn.activation", "cnn.pooling",
                                                   "cnn.residual", "cnn.linear"))
+
+# Definitions only: the same without any CNN check (cnn.step steps an optimizer, the structure
+# checks export the forward): no job needs torch's compiler stack (grader.sandbox.jobs.
+# needs_compiler), so the sandbox server never prepares it. The RNN, seq and MoE checks stay.
+DEFINITIONS_ONLY = LIGHT.replace("id: bench-light", "id: bench-definitions-only") + "".join(
+    f"  - {{id: {c}, remove: true}}\n" for c in ("cnn.output", "cnn.loss_and_correct", "cnn.step"))
 
 
 # The sandbox server's start alone (prints seconds from launch to its "ready"; CPU includes the server's).
@@ -146,6 +153,13 @@ def cold(tmp: Path, repeat: int) -> None:
             row("cold: grader grade (no training checks)", "failed", p.stderr.strip().splitlines()[-1][:100])
             return
         grade_runs.append((w, c, json.loads(p.stdout)))
+    light_reg = tmp / "bench-definitions-only.yaml"
+    light_reg.write_text(DEFINITIONS_ONLY)
+    light_runs = []
+    for _ in range(repeat):
+        w, c, p = timed(grader("grade", str(z), "-a", str(light_reg), "--submitted-at", SUBMITTED, "--json"))
+        if p.returncode in (0, 1):
+            light_runs.append((w, c, json.loads(p.stdout)))
     dynamo_runs = [timed([sys.executable, "-c", "import torch, torch._dynamo"]) for _ in range(repeat)]
     server_runs = [timed([sys.executable, "-c", SERVER_READY]) for _ in range(repeat)]
     tw, tc = statistics.median(r[0] for r in torch_runs), statistics.median(r[1] for r in torch_runs)
@@ -158,11 +172,18 @@ def cold(tmp: Path, repeat: int) -> None:
     row('cold: python -c "import torch"', fmt(tw, tc), f"median of {repeat}")
     row(f"cold: grader grade, {len(NOTEBOOKS)} notebooks, {checks} checks", fmt(gw, gc),
         f"{gw / tw:.2f}x import torch (wall; target <= 1.5x), {g['raw_score']:g}/{g['auto_max']:g} points")
+    if light_runs:
+        lw, lc = statistics.median(r[0] for r in light_runs), statistics.median(r[1] for r in light_runs)
+        lg = light_runs[0][2]
+        row(f"cold: grader grade, definitions only, {len(lg['checks'])} checks", fmt(lw, lc),
+            f"{lw / tw:.2f}x import torch (no CNN check: no job needs dynamo or export), "
+            f"{lg['raw_score']:g}/{lg['auto_max']:g} points")
     row('cold: python -c "import torch, torch._dynamo"', fmt(dw, dc),
         f"{dw / tw:.2f}x import torch: the floor of a grading that exports a forward or steps an optimizer")
     if ready:
         row("cold: sandbox server, launch to ready", fmt(statistics.median(ready), sc),
-            f"{statistics.median(ready) / tw:.2f}x import torch (torch, matplotlib, IPython, dynamo + export warm-up)")
+            f"{statistics.median(ready) / tw:.2f}x import torch (torch, matplotlib, IPython and their warm-up; "
+            f"dynamo and export only before the first job that may need them)")
 
 
 def batch_seconds(folder: Path, reg: Path, workers: int, extra: list[str] = ()) -> tuple[float, float, dict]:

@@ -57,9 +57,14 @@ class SandboxRunner:
                 return len(self._clones) + 1
             self._idle.remove(self.server)
         try:
+            if compiler:
+                try:
+                    self.server.prepare_compiler()
+                except Exception:  # noqa: BLE001 - SandboxError, OSError: each job prepares it then
+                    pass
             while len(self._clones) + 1 < want:
                 try:
-                    c = self.server.clone(compiler=compiler)
+                    c = self.server.clone()
                 except Exception:  # noqa: BLE001 - SandboxError, OSError: run with fewer lanes
                     break
                 with self._cond:

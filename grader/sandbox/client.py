@@ -311,14 +311,23 @@ class SandboxServer:
         return run
 
 
-    def clone(self, timeout: float = 30.0, compiler: bool = False) -> "ServerClone":
-        """A second server forked from this warm one (server.clone), for a job at the same
-        time as this server's: no second torch import or warm-up. ``compiler``: the jobs
-        to come need torch's compiler stack, so this server prepares it first and the clone
-        inherits it (one warm-up, not one per server). Call it only while this server is
-        idle (no job in flight). Raises SandboxError when the clone does not come up."""
+    def prepare_compiler(self, timeout: float = 300.0) -> None:
+        """Have this server prepare torch's compiler stack now (server.ensure_compiler;
+        a no-op the second time), e.g. before cloning it for jobs that all need it: the
+        clones inherit it, one warm-up instead of one per server. Call it only while the
+        server is idle. Only a speed-up: a server that does not answer is left to the next
+        job (which restarts it)."""
         self.start()
-        return ServerClone(self, timeout, compiler)
+        self.ready()
+        self._send({"op": "compiler"})
+        self._recv(timeout)
+
+    def clone(self, timeout: float = 30.0) -> "ServerClone":
+        """A second server forked from this warm one (server.clone), for a job at the same
+        time as this server's: no second torch import or warm-up. Call it only while this
+        server is idle (no job in flight). Raises SandboxError when the clone does not come up."""
+        self.start()
+        return ServerClone(self, timeout)
 
 
 class ServerClone(SandboxServer):
@@ -326,7 +335,7 @@ class ServerClone(SandboxServer):
     same hidden folders, same uid pool). It dies with its parent server; a dead clone is
     not restarted (its jobs come back as "sandbox server died"), the caller drops it."""
 
-    def __init__(self, parent: SandboxServer, timeout: float = 30.0, compiler: bool = False):
+    def __init__(self, parent: SandboxServer, timeout: float = 30.0):
         import tempfile
 
         self.__dict__.update({k: v for k, v in parent.__dict__.items() if k != "proc"})
@@ -343,8 +352,8 @@ class ServerClone(SandboxServer):
             os.mkfifo(replies, 0o600)
             # read end first and non-blocking: the clone opens its write end, then its read end
             self._rfd = os.open(replies, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-            parent._send({"op": "clone", "requests": requests, "replies": replies, "compiler": bool(compiler)})
-            header, _ = parent._recv(timeout + (60.0 if compiler else 0.0))
+            parent._send({"op": "clone", "requests": requests, "replies": replies})
+            header, _ = parent._recv(timeout)
             if not isinstance(header, dict) or header.get("op") != "cloned" or int(header.get("pid", -1)) <= 0:
                 raise SandboxError(f"sandbox server could not clone itself: {header!r}"[:300])
             self.pid = int(header["pid"])

@@ -8,10 +8,11 @@ Protocol with the grader: length-prefixed wire messages on the server's stdin/st
 
 grader -> server: ``{"op": "config", ...}`` once, then ``{"op": "run", "job": {...}}``
 (blobs: one encoded argument value per probe), ``{"op": "clone", ...}``, ``{"op": "ping"}``,
-``{"op": "exit"}``. server -> grader: ``{"op": "ready", ...}``, ``{"op": "result", "run":
-{...}}`` (blobs: encoded probe replies and snapshots, decoded strictly by the grader),
-``{"op": "cloned"}``, ``{"op": "pong"}``. A job or clone with ``"compiler": true`` first
-has the server prepare torch's compiler stack (:func:`ensure_compiler`), once.
+``{"op": "compiler"}``, ``{"op": "exit"}``. server -> grader: ``{"op": "ready", ...}``,
+``{"op": "result", "run": {...}}`` (blobs: encoded probe replies and snapshots, decoded
+strictly by the grader), ``{"op": "cloned"}``, ``{"op": "pong"}``, ``{"op": "compiler"}``.
+torch's compiler stack is prepared (:func:`ensure_compiler`, once) on ``compiler`` and
+before a job whose ``"compiler"`` is true.
 
 The server supervises the child: it holds a deadline for every phase (setup, each cell,
 each probe, the harness between them) and kills the child's process group when one
@@ -119,13 +120,13 @@ def preload() -> dict[str, Any]:
 
 
 def warm_up() -> None:
-    """Run the lazy first-time paths of torch once (layers, backward, optimizers, fx,
-    ShapeProp, the module probe's tracer) so each child does not pay for them. Single
-    threaded: no OpenMP pool exists when the server forks."""
+    """Run the lazy first-time paths of torch once (layers, backward, fx and the module
+    probe's shape recorder and tracer, a figure saved) so each child does not pay for them.
+    Single threaded: no OpenMP pool exists when the server forks. Optimizers and export
+    are warmed later, by :func:`ensure_compiler`."""
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
-    from torch.fx.passes.shape_prop import ShapeProp
 
     from .probes.module import Tracer, fx_nodes, structure
     from .probes.graph import find_skips
@@ -170,7 +171,6 @@ def warm_up() -> None:
         plt.plot([0, 1], [1, 0])
         fig.savefig(io.BytesIO(), format="png")
         plt.close("all")
-        ShapeProp(torch.fx.symbolic_trace(m)).propagate(x)
         torch.random.set_rng_state(state)
     except Exception as exc:  # noqa: BLE001 - only a speed-up
         print(f"sandbox server: warm-up failed: {exc}", file=sys.stderr)
@@ -811,9 +811,11 @@ def serve(proto_in: int, proto_out: int) -> None:
         op = header.get("op") if isinstance(header, dict) else None
         if op == "exit":
             break
+        if op == "compiler":
+            ensure_compiler()
+            wire.send_message(proto_out, {"op": "compiler", "ready": True, "seconds": COMPILER["seconds"]})
+            continue
         if op == "clone":
-            if header.get("compiler"):
-                ensure_compiler()
             pid = clone(proto_in, proto_out, str(header.get("requests", "")), str(header.get("replies", "")))
             wire.send_message(proto_out, {"op": "cloned", "pid": pid})
             continue

@@ -3,7 +3,7 @@ may need it (grader.sandbox.jobs.needs_compiler), never at start-up: a grading o
 definitions-only checks does not wait ~1.8 s for it. What must hold: a light job leaves
 the server cold; a job that may need it finds it prepared (the child does not pay for it
 under its own limits); a child of a cold server still steps an optimizer, with the same
-numbers; a clone asked to inherit it gets it."""
+numbers; a clone of a prepared server inherits it."""
 
 from __future__ import annotations
 
@@ -71,10 +71,11 @@ def test_light_jobs_leave_the_server_cold_and_a_full_run_finds_it_prepared(fresh
     assert pong["compiler"] is True and "torch._dynamo" in pong["modules"]
 
 
-def test_a_clone_asked_for_the_compiler_inherits_it(fresh_server, tmp_path):
-    clone = fresh_server.clone(compiler=True)
+def test_a_clone_of_a_prepared_server_inherits_the_compiler(fresh_server, tmp_path):
+    fresh_server.prepare_compiler()
+    assert fresh_server.ping()["compiler"] is True
+    clone = fresh_server.clone()
     try:
-        assert fresh_server.ping()["compiler"] is True
         run = clone.run_notebook(make_job(tmp_path, [HAD_DYNAMO], mode="definitions",
                                           probes=(ProbeRequest("h", "value", {"name": "had_dynamo"}),)))
         assert run.replies["h"].value is True

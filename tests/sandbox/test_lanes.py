@@ -17,6 +17,9 @@ SLEEP = "import time\nt = time.time()\ntime.sleep(1.5)\nfinished = time.time()"
 
 
 def test_clone_runs_a_job_at_the_same_time_as_its_server(server, tmp_path):
+    # full runs need torch's compiler stack: prepared before the clone (which inherits it)
+    # and before the clock starts, so the wall time below is the jobs' alone
+    server.prepare_compiler()
     clone = server.clone()
     try:
         assert clone.alive and clone.pid != server.proc.pid

@@ -42,7 +42,7 @@ from typing import Any
 import torch
 import torch.fx
 import torch.nn as nn
-from torch.fx.passes.shape_prop import ShapeProp
+from torch.fx.node import map_aggregate
 from torch.overrides import TorchFunctionMode
 
 from ..timer import CpuLimit, Timeout
@@ -194,10 +194,38 @@ def structure(model: Any) -> dict[str, Any]:
     }
 
 
+class ShapeRecorder(torch.fx.Interpreter):
+    """What torch's ``ShapeProp`` records, without it: each node's output is run for real
+    and, when it holds a tensor, ``meta["tensor_meta"]`` is set (a tensor's shape, or None
+    for a tuple or dict of them), as :func:`fx_nodes` reads it. Why not ShapeProp: its
+    ``run_node`` imports ``torch.fx.experimental.symbolic_shapes`` (sympy), 0.45 s of CPU
+    once per process, on the sandbox server's start-up path for every grading. A tensor
+    without strides (sparse) fails here as it fails ShapeProp, so no shapes are recorded."""
+
+    def run_node(self, n: torch.fx.Node) -> Any:
+        result = super().run_node(n)
+        found: list[bool] = []
+
+        def visit(obj: Any) -> Any:
+            if isinstance(obj, torch.Tensor):
+                obj.stride()  # raises for layouts without strides, as ShapeProp's metadata does
+                found.append(True)
+            return obj
+
+        map_aggregate(result, visit)
+        if found:
+            n.meta["tensor_meta"] = _Shape(tuple(result.shape)) if isinstance(result, torch.Tensor) else ()
+        return result
+
+
+class _Shape(collections.namedtuple("_Shape", "shape")):
+    """One tensor's recorded shape (ShapeProp's TensorMetadata has the same ``shape``)."""
+
+
 def fx_nodes(model: Any, inputs: list, kwargs: dict) -> list[Node]:
     gm = _symbolic_trace(model)
     try:
-        ShapeProp(gm).propagate(*inputs)
+        ShapeRecorder(gm).run(*inputs)
         shapes = True
     except Exception:  # noqa: BLE001 - shapes are optional
         shapes = False
