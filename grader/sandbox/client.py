@@ -315,12 +315,15 @@ class SandboxServer:
         """Have this server prepare torch's compiler stack now (server.ensure_compiler;
         a no-op the second time), e.g. before cloning it for jobs that all need it: the
         clones inherit it, one warm-up instead of one per server. Call it only while the
-        server is idle. Only a speed-up: a server that does not answer is left to the next
-        job (which restarts it)."""
+        server is idle. Only a speed-up: a server that does not answer in time is stopped,
+        so that a late answer can never be read as the next job's result (the next job
+        starts a fresh server)."""
         self.start()
         self.ready()
         self._send({"op": "compiler"})
-        self._recv(timeout)
+        header, _ = self._recv(timeout)
+        if not isinstance(header, dict) or header.get("op") != "compiler":
+            self._kill()
 
     def clone(self, timeout: float = 30.0) -> "ServerClone":
         """A second server forked from this warm one (server.clone), for a job at the same

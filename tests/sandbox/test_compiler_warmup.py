@@ -81,3 +81,12 @@ def test_a_clone_of_a_prepared_server_inherits_the_compiler(fresh_server, tmp_pa
         assert run.replies["h"].value is True
     finally:
         clone.close()
+
+
+def test_a_late_answer_is_never_read_as_a_jobs_result(fresh_server, tmp_path):
+    """prepare_compiler gives up after its timeout: the server is stopped, so its late
+    answer cannot be taken for the next job's result; the next job starts a fresh one."""
+    fresh_server.prepare_compiler(timeout=0.01)  # the warm-up takes ~1 s: no answer in time
+    run = fresh_server.run_notebook(make_job(tmp_path, ["x = 41 + 1"], mode="definitions",
+                                             probes=(ProbeRequest("x", "value", {"name": "x"}),)))
+    assert run.crashed is None and run.replies["x"].value == 42
