@@ -10,8 +10,8 @@ sandbox server alike, as on another machine).
 Under both, the reference gets every automatic point, the starter
 only the provided-code points, every check keeps the same verdict, and the JSON's provenance says which kernels
 the sandbox child really ran. The registry is the quick test registry (quick.yaml: small
-training budgets, one run of seq_classification's Section 8), so the four gradings (one
-process each, a variant's two at once) take ~2 minutes of two cores; the real registry's budgets under the
+training budgets, one run of seq_classification's Section 8), so the four gradings (run at
+once, one process each) take ~1 minute of two cores; the real registry's budgets under the
 variants and thread counts 1/2/4 are measured by benchmarks/calibration_report.py and
 benchmarks/calibrate_seq*.py.
 """
@@ -63,17 +63,15 @@ def _start(zip_path: Path, settings: dict[str, str], deadline: str) -> subproces
 
 @pytest.fixture(scope="session")
 def variants(zips, quick) -> dict[str, dict[str, dict]]:
-    """{variant: {"reference": json, "starter": json}}: each zip graded once per variant; one
-    variant at a time, its two gradings at once. (All four at once took 231 s on 2 cores
-    against ~130 s so: avx2-t2's two-thread children wait on each other when four
-    gradings' lanes share the cores. The verdicts do not depend on it: limits count CPU.)"""
+    """{variant: {"reference": json, "starter": json}}: each zip graded once per variant, the
+    four gradings at once."""
+    procs = {(name, which): _start(path, settings, quick.deadline.isoformat())
+             for name, (settings, _) in VARIANTS.items() for which, path in zips.items()}
     out: dict[str, dict[str, dict]] = {}
-    for name, (settings, _) in VARIANTS.items():
-        procs = {which: _start(path, settings, quick.deadline.isoformat()) for which, path in zips.items()}
-        for which, proc in procs.items():
-            stdout, stderr = proc.communicate(timeout=900)
-            assert stdout.strip(), stderr[-3000:]
-            out.setdefault(name, {})[which] = json.loads(stdout)
+    for (name, which), proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=900)
+        assert stdout.strip(), stderr[-3000:]
+        out.setdefault(name, {})[which] = json.loads(stdout)
     return out
 
 
