@@ -310,7 +310,6 @@ class SandboxServer:
             run = _add_warning(run, restarted)
         return run
 
-
     def prepare_compiler(self, timeout: float = 300.0) -> None:
         """Have this server prepare torch's compiler stack now (server.ensure_compiler;
         a no-op the second time), e.g. before cloning it for jobs that all need it: the

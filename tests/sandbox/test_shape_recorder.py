@@ -64,11 +64,19 @@ def _with_shapeprop(model, inputs):
     from torch.fx.passes.shape_prop import ShapeProp
 
     class Shim:
+        """ShapeProp's run, its facts put where fx_nodes reads them (as fx_nodes read them
+        before: a TensorMetadata's shape, none for a tuple of them)."""
+
         def __init__(self, gm):
             self.gm = gm
 
         def run(self, *args):
-            return ShapeProp(self.gm).propagate(*args)
+            out = ShapeProp(self.gm).propagate(*args)
+            for n in self.gm.graph.nodes:
+                meta = n.meta.get("tensor_meta")
+                if meta is not None:
+                    n.meta[probe_module.SHAPE] = tuple(meta.shape) if hasattr(meta, "shape") else None
+            return out
 
     saved = probe_module.ShapeRecorder
     probe_module.ShapeRecorder = Shim

@@ -194,13 +194,16 @@ def structure(model: Any) -> dict[str, Any]:
     }
 
 
+SHAPE = "recorded_shape"  # fx node meta key: the node's output holds a tensor; its shape, or None
+
+
 class ShapeRecorder(torch.fx.Interpreter):
-    """What torch's ``ShapeProp`` records, without it: each node's output is run for real
-    and, when it holds a tensor, ``meta["tensor_meta"]`` is set (a tensor's shape, or None
-    for a tuple or dict of them), as :func:`fx_nodes` reads it. Why not ShapeProp: its
-    ``run_node`` imports ``torch.fx.experimental.symbolic_shapes`` (sympy), 0.45 s of CPU
-    once per process, on the sandbox server's start-up path for every grading. A tensor
-    without strides (sparse) fails here as it fails ShapeProp, so no shapes are recorded."""
+    """What torch's ``ShapeProp`` tells :func:`fx_nodes`, without it: each node is run for
+    real and, when its output holds a tensor, ``meta[SHAPE]`` is set to the tensor's shape
+    (None for a tuple or dict of tensors). Why not ShapeProp: its ``run_node`` imports
+    ``torch.fx.experimental.symbolic_shapes`` (sympy), 0.45 s of CPU once per process, on
+    the sandbox server's start-up path for every grading. A tensor without strides (sparse)
+    fails here as it fails ShapeProp, and then no shapes are used."""
 
     def run_node(self, n: torch.fx.Node) -> Any:
         result = super().run_node(n)
@@ -214,12 +217,8 @@ class ShapeRecorder(torch.fx.Interpreter):
 
         map_aggregate(result, visit)
         if found:
-            n.meta["tensor_meta"] = _Shape(tuple(result.shape)) if isinstance(result, torch.Tensor) else ()
+            n.meta[SHAPE] = tuple(result.shape) if isinstance(result, torch.Tensor) else None
         return result
-
-
-class _Shape(collections.namedtuple("_Shape", "shape")):
-    """One tensor's recorded shape (ShapeProp's TensorMetadata has the same ``shape``)."""
 
 
 def fx_nodes(model: Any, inputs: list, kwargs: dict) -> list[Node]:
@@ -235,9 +234,8 @@ def fx_nodes(model: Any, inputs: list, kwargs: dict) -> list[Node]:
         if n.op == "output":
             continue
         parents = [index[p] for p in n.all_input_nodes if p in index]
-        meta = n.meta.get("tensor_meta") if shapes else None
-        shape = tuple(meta.shape) if meta is not None and hasattr(meta, "shape") else None
-        is_tensor = (meta is not None) if shapes else True
+        shape = n.meta.get(SHAPE) if shapes else None
+        is_tensor = SHAPE in n.meta if shapes else True
         if n.op in ("placeholder", "get_attr"):
             node = Node(parents=[], kind="leaf", name=str(n.target), shape=shape, tensor=is_tensor)
         elif n.op == "call_module":
